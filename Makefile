@@ -1,0 +1,44 @@
+# dedupe: every target installs what it needs into .venv (from pyproject.toml) first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+IN ?= fixtures/news_scrape.txt
+OUT ?= out/clean.txt
+export PYTHONHASHSEED := 0
+
+.PHONY: install test test-fast lint demo clean-data accuracy bench bench-spark bench-index fuzz review clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,spark,redis]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## venv under the repo, editable install with all extras
+
+test: $(STAMP)  ## the whole suite (Spark, Redis and browser tests included where available)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## the suite without Spark, Redis and browser tests
+	$(BIN)/python -m pytest -q -m "not spark and not redis and not browser"
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check dedupe tests benchmarks
+	$(BIN)/mypy
+
+demo: $(STAMP)  ## the main job on the seed scrape: clean text on stdout, summary on stderr
+	@mkdir -p out
+	$(BIN)/dedupe clean fixtures/news_scrape.noisy.txt --audit out/demo.audit.jsonl --stats out/demo.stats.json -o out/demo.clean.txt
+	@cat out/demo.clean.txt
+	@echo
+	@echo "--- audit (out/demo.audit.jsonl), one line per removal:"
+	@cut -c1-200 out/demo.audit.jsonl
+	@cmp -s out/demo.clean.txt fixtures/news_scrape.clean.txt && echo "--- output equals fixtures/news_scrape.clean.txt byte for byte" || (echo "--- output DIFFERS from fixtures/news_scrape.clean.txt"; exit 1)
+
+clean-data: $(STAMP)  ## make clean-data IN=raw.txt OUT=clean.txt [AUDIT=audit.jsonl]
+	@mkdir -p $(dir $(OUT))
+	$(BIN)/dedupe clean $(IN) -o $(OUT) $(if $(AUDIT),--audit $(AUDIT),)
+
+clean:
+	rm -rf out benchmarks/out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m dedupe` runs the command."""
+
+from dedupe.cli import main
+
+main()

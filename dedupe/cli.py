@@ -1,0 +1,172 @@
+"""The `dedupe` command: parse options, build the Config, run the job, report. Nothing else.
+
+Data goes to stdout, messages to stderr. Exit codes: 0 success, 1 bad input, 2 bad usage,
+3 an internal invariant violated (the accounting check), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM). A closed stdout (`dedupe clean x | head`) ends the run quietly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from dedupe.config import NORMALIZE_STEPS, PRESETS, Config, ConfigError, from_mapping, load_toml
+from dedupe.io import InputError
+from dedupe.jobs import AccountingError, run_job
+from dedupe.report import dedupe_version, summary_text
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Remove duplicated text from scraped corpora, with an audit of every removal.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_INPUT, EXIT_USAGE, EXIT_INVARIANT = 1, 2, 3
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"dedupe: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dedupe {dedupe_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
+                                                 help="Print the version and exit.")] = None,
+) -> None:
+    """dedupe: repair, find repeats, emit clean documents and an audit."""
+
+
+Opt = typer.Option
+
+
+@app.command()
+def clean(
+    inputs: Annotated[list[str] | None, typer.Argument(
+        help="Input files ('-' = stdin, the default). .jsonl/.ndjson are JSON Lines, .parquet "
+             "is Parquet, anything else plain text; .gz and .zst are decompressed.")] = None,
+    output: Annotated[str, Opt("-o", "--output", help="Where clean documents go ('-' = stdout).")] = "-",
+    audit: Annotated[str | None, Opt(help="Write one JSON line per removal here.")] = None,
+    stats: Annotated[str | None, Opt(help="Write the summary (with version and config) as JSON here.")] = None,
+    config_file: Annotated[Path | None, Opt("--config", help="TOML file of options (keys = option names with _).")] = None,
+    preset: Annotated[str | None, Opt(help=f"Threshold preset: {', '.join(PRESETS)}.")] = None,
+    format: Annotated[str | None, Opt("--format", "-f", help="Input format: text, jsonl, parquet (default: by extension).")] = None,
+    output_format: Annotated[str | None, Opt(help="Output format (default: by output extension, else the input format).")] = None,
+    separator: Annotated[str | None, Opt(help="A line that separates text documents (default: blank lines).")] = None,
+    blank_lines: Annotated[int | None, Opt(help="Blank lines that end a text document when no separator is given [2].")] = None,
+    text_field: Annotated[str | None, Opt(help="Record field holding the text [text].")] = None,
+    id_field: Annotated[str | None, Opt(help="Record field holding the id [id]; generated when absent.")] = None,
+    group_by: Annotated[str | None, Opt(help="Record field (e.g. host) that scopes boilerplate counts.")] = None,
+    encoding: Annotated[str | None, Opt(help="Input encoding [utf-8].")] = None,
+    encoding_errors: Annotated[str | None, Opt(help="strict (bad bytes are an error) or replace [strict].")] = None,
+    on_error: Annotated[str | None, Opt(help="Bad record: fail the run, skip it (audited), or pass it through unmatched (audited) [fail].")] = None,
+    repair: Annotated[bool | None, Opt("--repair/--no-repair", help="Repair mojibake, entities, control characters with ftfy [on].")] = None,
+    uncurl_quotes: Annotated[bool | None, Opt("--uncurl-quotes/--keep-curly-quotes", help="Let ftfy straighten curly quotes [keep].")] = None,
+    unit: Annotated[str | None, Opt(help="Unit of repetition: line, or paragraph (for hard-wrapped/OCR text) [line].")] = None,
+    normalize: Annotated[str | None, Opt(help=f"Comma-separated normalization steps for matching [{','.join(NORMALIZE_STEPS)}].")] = None,
+    shingle_size: Annotated[int | None, Opt(help="Character n-gram size [5].")] = None,
+    num_perm: Annotated[int | None, Opt(help="MinHash permutations [128].")] = None,
+    seed: Annotated[int | None, Opt(help="MinHash seed [1].")] = None,
+    unit_threshold: Annotated[float | None, Opt(help="Jaccard similarity for two units to match [0.7].")] = None,
+    document_threshold: Annotated[float | None, Opt(help="Jaccard similarity of content for near-duplicate documents [0.8].")] = None,
+    short_unit_chars: Annotated[int | None, Opt(help="Units shorter than this (normalized) match by edit similarity [30].")] = None,
+    short_unit_threshold: Annotated[float | None, Opt(help="Edit similarity (0-1) for short units [0.9].")] = None,
+    near_duplicates: Annotated[bool | None, Opt("--near-duplicates/--keep-near-duplicates", help="Drop documents that resemble an earlier kept one [drop].")] = None,
+    repeats: Annotated[bool | None, Opt("--repeats/--keep-repeats", help="Drop units repeated inside their document (headlines, captions) [drop].")] = None,
+    boilerplate: Annotated[bool | None, Opt("--boilerplate/--keep-boilerplate", help="Drop every copy of short units found in many documents [drop].")] = None,
+    duplicated_content: Annotated[bool | None, Opt("--duplicated-content/--keep-duplicated-content", help="Drop later copies of longer units found in an earlier document [drop].")] = None,
+    boilerplate_min_docs: Annotated[int | None, Opt(help="Documents a short unit must appear in to be boilerplate [2].")] = None,
+    boilerplate_max_chars: Annotated[int | None, Opt(help="Units longer than this are content, never boilerplate [100].")] = None,
+    max_unit_chars: Annotated[int | None, Opt(help="Longer units pass through unmatched [100000].")] = None,
+    max_document_chars: Annotated[int | None, Opt(help="Longer documents pass through unmatched, audited [50000000].")] = None,
+    workers: Annotated[int | None, Opt(help="Processes for per-document work; 0 = all cores [0].")] = None,
+    stream: Annotated[bool, Opt(help="One pass: write each document as soon as it is decided (boilerplate counts see only the past).")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No summary on stderr.")] = False,
+) -> None:
+    """Clean documents: repair, drop repeats, boilerplate and near-duplicate documents."""
+    options: dict[str, Any] = {
+        "format": format, "output_format": output_format, "separator": separator,
+        "blank_lines": blank_lines, "text_field": text_field, "id_field": id_field,
+        "group_field": group_by, "encoding": encoding, "encoding_errors": encoding_errors,
+        "on_error": on_error, "repair": repair, "uncurl_quotes": uncurl_quotes, "unit": unit,
+        "normalize_steps": _steps(normalize), "shingle_size": shingle_size, "num_perm": num_perm,
+        "seed": seed, "unit_threshold": unit_threshold, "document_threshold": document_threshold,
+        "short_unit_chars": short_unit_chars, "short_unit_threshold": short_unit_threshold,
+        "drop_near_duplicate_documents": near_duplicates, "drop_repeated_in_document": repeats,
+        "drop_boilerplate": boilerplate, "drop_duplicated_content": duplicated_content,
+        "boilerplate_min_docs": boilerplate_min_docs, "boilerplate_max_chars": boilerplate_max_chars,
+        "max_unit_chars": max_unit_chars, "max_document_chars": max_document_chars,
+        "workers": workers,
+    }
+    try:
+        config = build_config(config_file, preset, {k: v for k, v in options.items() if v is not None})
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    _run(inputs or ["-"], output, config, audit, stats, stream, quiet)
+
+
+def _steps(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(s.strip() for s in value.split(",") if s.strip())
+
+
+def build_config(config_file: Path | None, preset: str | None, options: dict[str, Any]) -> Config:
+    """Defaults < preset < TOML file < command-line options."""
+    base = Config()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        base = from_mapping(PRESETS[preset], base)
+    if config_file is not None:
+        base = load_toml(config_file, base)
+    return from_mapping(options, base)
+
+
+def _run(inputs: list[str], output: str, config: Config, audit: str | None,
+         stats_path: str | None, stream: bool, quiet: bool) -> None:
+    try:
+        stats = run_job(inputs, output, config, audit=audit, stats_path=stats_path, stream=stream)
+        sys.stdout.flush()
+    except InputError as exc:
+        _fail(str(exc), EXIT_INPUT)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except AccountingError as exc:
+        _fail(str(exc), EXIT_INVARIANT)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    except KeyboardInterrupt:
+        typer.echo("dedupe: interrupted; no output file was written", err=True)
+        raise typer.Exit(130) from None
+    if not quiet:
+        typer.echo(summary_text(stats), err=True)
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    """The reader went away (`| head`): stop quietly, and keep Python from complaining at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(0)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    """Entry point of the `dedupe` command and `python -m dedupe`."""
+    signal.signal(signal.SIGTERM, _terminate)
+    app()
