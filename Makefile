@@ -40,5 +40,9 @@ clean-data: $(STAMP)  ## make clean-data IN=raw.txt OUT=clean.txt [AUDIT=audit.j
 	@mkdir -p $(dir $(OUT))
 	$(BIN)/dedupe clean $(IN) -o $(OUT) $(if $(AUDIT),--audit $(AUDIT),)
 
+review: $(STAMP)  ## the review page of the seed scrape: out/review.html (open it in a browser)
+	@mkdir -p out
+	$(BIN)/dedupe review fixtures/news_scrape.noisy.txt -o out/review.html
+
 clean:
 	rm -rf out benchmarks/out .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,8 @@ from dedupe.report import dedupe_version, summary_text
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="Remove duplicated text from scraped corpora, with an audit of every removal.",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -164,6 +166,51 @@ def _quiet_broken_pipe() -> NoReturn:
 
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
+
+
+@app.command()
+def review(
+    inputs: Annotated[list[str] | None, typer.Argument(
+        help="The run's input files ('-' = stdin), read as `dedupe clean` reads them.")] = None,
+    output: Annotated[str, Opt("-o", "--output", help="Where the HTML page goes.")] = "review.html",
+    audit: Annotated[str | None, Opt(help="The run's --audit file; without it the cleaning runs here.")] = None,
+    stats: Annotated[str | None, Opt(help="The run's --stats file: its counts, version and config are shown (and its config used unless --config/--preset).")] = None,
+    sample: Annotated[int | None, Opt(help="Without --audit: clean only the first N documents.")] = None,
+    max_documents: Annotated[int, Opt(help="Documents embedded in the page at most (worst cases + a sample).")] = 2000,
+    config_file: Annotated[Path | None, Opt("--config", help="TOML file of options, as for clean.")] = None,
+    preset: Annotated[str | None, Opt(help=f"Threshold preset: {', '.join(PRESETS)}.")] = None,
+    format: Annotated[str | None, Opt("--format", "-f", help="Input format: text, jsonl, parquet.")] = None,
+    separator: Annotated[str | None, Opt(help="A line that separates text documents.")] = None,
+    blank_lines: Annotated[int | None, Opt(help="Blank lines that end a text document [2].")] = None,
+    text_field: Annotated[str | None, Opt(help="Record field holding the text [text].")] = None,
+    id_field: Annotated[str | None, Opt(help="Record field holding the id [id].")] = None,
+    group_by: Annotated[str | None, Opt(help="Record field that scopes boilerplate counts.")] = None,
+    unit: Annotated[str | None, Opt(help="Unit of repetition: line or paragraph [line].")] = None,
+    on_error: Annotated[str | None, Opt(help="Bad record: fail, skip or pass [fail].")] = None,
+    repair: Annotated[bool | None, Opt("--repair/--no-repair", help="ftfy repair [on].")] = None,
+    workers: Annotated[int | None, Opt(help="Processes when the cleaning runs here [0 = all cores].")] = None,
+) -> None:
+    """Write one self-contained HTML page showing what a run removed, why, and a copy of what."""
+    from dedupe.review import load_stats, stats_config, write_review
+
+    given = {k: v for k, v in {
+        "format": format, "separator": separator, "blank_lines": blank_lines,
+        "text_field": text_field, "id_field": id_field, "group_field": group_by, "unit": unit,
+        "on_error": on_error, "repair": repair, "workers": workers}.items() if v is not None}
+    try:
+        run_stats = load_stats(stats) if stats else None
+        recorded = stats_config(run_stats) if run_stats and not (config_file or preset) else {}
+        config = build_config(config_file, preset, {**recorded, **given})
+        summary = write_review(inputs or ["-"], output, config, audit=audit, stats=run_stats,
+                               stats_path=stats, sample=sample, max_documents=max_documents)
+    except InputError as exc:
+        _fail(str(exc), EXIT_INPUT)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        typer.echo("dedupe: interrupted; no review page was written", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(summary, err=True)
 
 
 def main() -> None:

@@ -34,12 +34,12 @@ from numpy.typing import NDArray
 
 try:  # numba is a declared dependency, but the module must still work without it.
     import numba
-    from numba.core import config as _numba_config
-
-    HAVE_NUMBA: bool = not _numba_config.DISABLE_JIT
 except ImportError:  # pragma: no cover - exercised only on installs without numba
-    numba = None
-    HAVE_NUMBA = False
+    numba = None  # type: ignore[assignment]
+
+#: numba imports and is not switched off (NUMBA_DISABLE_JIT=1 would run the kernels as slow
+#: pure Python, so the numpy path is used instead).
+HAVE_NUMBA: bool = numba is not None and not getattr(numba.config, "DISABLE_JIT", False)
 
 #: Use the numba kernels when available. Tests and benchmarks flip this to compare paths.
 USE_NUMBA: bool = HAVE_NUMBA
@@ -80,11 +80,14 @@ _M2 = np.uint32(0xC2B2AE35)
 _S13 = np.uint32(13)
 _S16 = np.uint32(16)
 _EMPTY = np.uint32(_MASK32)  # datasketch's value for "no shingle seen"
+_LOW32 = np.uint64(_MASK32)
 
 # Code points per batch of texts: bounds the transient memory of one shingling batch.
-_TEXT_CHUNK_CHARS = 4_000_000
+_TEXT_CHUNK_CHARS = 1 << 20
 # Shingles per batch in the numpy signature path (its temporaries are O(batch)).
-_SIG_CHUNK_SHINGLES = 1 << 20
+_SIG_CHUNK_SHINGLES = 1 << 16
+# Below this many shingles the numpy path uses one small 2-D product instead (less overhead).
+_SIG_SMALL = 2048
 
 U32Array = NDArray[np.uint32]
 I64Array = NDArray[np.int64]
@@ -160,24 +163,22 @@ def shingle_sets(texts: Sequence[str], k: int) -> tuple[U32Array, I64Array]:
     """
     _check_k(k)
     lengths = _text_lengths(texts)
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    offsets = np.empty(len(texts) + 1, dtype=np.int64)
+    offsets[0] = 0
+    chunk = _shingle_chunk_numba if USE_NUMBA else _shingle_chunk_numpy
+    if int(lengths.sum()) <= _TEXT_CHUNK_CHARS:  # the common case: one document's units
+        hashes, counts = chunk(_code_points(texts), lengths, k)
+        np.cumsum(counts, out=offsets[1:])
+        return hashes, offsets
     parts: list[U32Array] = []
     total = 0
     for lo, hi in _chunk_bounds(lengths, _TEXT_CHUNK_CHARS):
-        cps = _code_points(texts[lo:hi])
-        lens = lengths[lo:hi]
-        if USE_NUMBA:
-            hashes, counts = _shingle_chunk_numba(cps, lens, k)
-        else:
-            hashes, counts = _shingle_chunk_numpy(cps, lens, k)
+        hashes, counts = chunk(_code_points(texts[lo:hi]), lengths[lo:hi], k)
         parts.append(hashes)
         np.cumsum(counts, out=offsets[lo + 1 : hi + 1])
         offsets[lo + 1 : hi + 1] += total
         total += int(hashes.size)
-    if not parts:
-        return np.zeros(0, dtype=np.uint32), offsets
-    hashes_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    return hashes_all, offsets
+    return np.concatenate(parts), offsets
 
 
 # --- shingling: numpy path -------------------------------------------------------------------
@@ -213,23 +214,24 @@ def _window_hashes_numpy(cps: NDArray[np.uint32], k: int) -> U32Array:
 def _shingle_chunk_numpy(
     cps: NDArray[np.uint32], lens: I64Array, k: int
 ) -> tuple[U32Array, I64Array]:
-    """Numpy reference for one batch: per-text unique sorted hashes and per-text counts."""
+    """Numpy path for one batch: per-text unique sorted hashes and per-text counts."""
     n = int(lens.size)
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(lens[:-1], out=starts[1:])
     keys: list[NDArray[np.uint64]] = []
 
-    long_ids = np.flatnonzero(lens >= k)
-    if long_ids.size:
-        nwin = lens[long_ids] - (k - 1)
-        # Window w of long text t starts at starts[t] + (w - first window index of t).
-        first = np.zeros(long_ids.size, dtype=np.int64)
-        np.cumsum(nwin[:-1], out=first[1:])
-        pos = np.arange(int(nwin.sum()), dtype=np.int64)
-        pos += np.repeat(starts[long_ids] - first, nwin)
-        win = _window_hashes_numpy(cps, k)[pos]
-        ids = np.repeat(long_ids.astype(np.uint64), nwin)
-        keys.append((ids << _S32) | win.astype(np.uint64))
+    nwin = np.where(lens >= k, lens - (k - 1), 0)
+    if nwin.any():
+        # A window start p is inside text i's windows unless a text end e has e-k < p < e.
+        ends = starts + lens
+        cover = np.bincount(np.maximum(ends - (k - 1), 0), minlength=cps.size + 1)
+        cover -= np.bincount(ends, minlength=cps.size + 1)
+        valid = np.cumsum(cover[: cps.size - k + 1]) == 0
+        win = _window_hashes_numpy(cps, k)[valid].astype(np.uint64)
+        ids = np.repeat(np.arange(n, dtype=np.uint64), nwin)
+        ids <<= _S32
+        ids |= win
+        keys.append(ids)
 
     for length in range(1, k):  # a short non-empty text is one shingle: the whole text
         ids_s = np.flatnonzero(lens == length)
@@ -246,26 +248,56 @@ def _shingle_chunk_numpy(
 
     if not keys:
         return np.zeros(0, dtype=np.uint32), np.zeros(n, dtype=np.int64)
-    uniq = np.unique(np.concatenate(keys))  # sorted by (text, hash), duplicates gone
-    counts = np.bincount((uniq >> _S32).astype(np.int64), minlength=n).astype(np.int64)
-    return (uniq & np.uint64(_MASK32)).astype(np.uint32), counts
+    allkeys = np.concatenate(keys) if len(keys) > 1 else keys[0]
+    allkeys.sort()  # by (text, hash); np.unique would be much slower (hash-based in numpy 2)
+    if allkeys.size > 1:
+        keep = np.empty(allkeys.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(allkeys[1:], allkeys[:-1], out=keep[1:])
+        allkeys = allkeys[keep]
+    counts = np.bincount((allkeys >> _S32).astype(np.int64), minlength=n).astype(np.int64)
+    return (allkeys & _LOW32).astype(np.uint32), counts
 
 
 # --- shingling: numba path -------------------------------------------------------------------
 
+_BLOCK = 2048  # windows hashed together in the numba kernel (fits L1 as uint64)
+
 
 @_jit
-def _shingle_kernel(
-    cps: NDArray[np.uint32], lens: I64Array, k: int, out: U32Array, counts: I64Array
+def _window_keys_kernel(
+    cps: NDArray[np.uint32], lens: I64Array, k: int, keys: NDArray[np.uint64]
 ) -> int:
+    """Fill keys with (text index << 32 | shingle hash) for every shingle, text by text.
+
+    The loops over windows are written position-parallel so that LLVM vectorizes them.
+    """
+    buf = np.empty(_BLOCK, dtype=np.uint64)
     pos = 0
     start = 0
     for i in range(lens.size):
         length = lens[i]
-        if length == 0:
-            counts[i] = 0
-            continue
-        if length < k:
+        tag = np.uint64(i) << _S32
+        if length >= k:
+            m = length - k + 1
+            for b0 in range(0, m, _BLOCK):
+                bl = min(_BLOCK, m - b0)
+                base = start + b0
+                for p in range(bl):
+                    buf[p] = _H0
+                for j in range(k):
+                    for p in range(bl):
+                        buf[p] = (buf[p] + np.uint64(cps[base + j + p])) * _MUL
+                for p in range(bl):
+                    h = buf[p]
+                    h ^= h >> _S33
+                    h *= _F1
+                    h ^= h >> _S33
+                    h *= _F2
+                    h ^= h >> _S33
+                    keys[pos + b0 + p] = tag | (h >> _S32)
+            pos += m
+        elif length > 0:
             h = _H0
             for j in range(start, start + length):
                 h = (h + np.uint64(cps[j])) * _MUL
@@ -274,43 +306,38 @@ def _shingle_kernel(
             h ^= h >> _S33
             h *= _F2
             h ^= h >> _S33
-            out[pos] = np.uint32(h >> _S32)
-            counts[i] = 1
+            keys[pos] = tag | (h >> _S32)
             pos += 1
-        else:
-            m = length - k + 1
-            for w in range(m):
-                h = _H0
-                base = start + w
-                for j in range(k):
-                    h = (h + np.uint64(cps[base + j])) * _MUL
-                h ^= h >> _S33
-                h *= _F1
-                h ^= h >> _S33
-                h *= _F2
-                h ^= h >> _S33
-                out[pos + w] = np.uint32(h >> _S32)
-            seg = out[pos : pos + m]
-            seg.sort()
-            kept = 1
-            for r in range(1, m):
-                if seg[r] != seg[kept - 1]:
-                    seg[kept] = seg[r]
-                    kept += 1
-            counts[i] = kept
-            pos += kept
         start += length
     return pos
+
+
+@_jit
+def _unique_keys_kernel(keys: NDArray[np.uint64], out: U32Array, counts: I64Array) -> int:
+    """Drop repeated keys from sorted keys; write the hashes and count them per text."""
+    counts[:] = 0
+    kept = 0
+    for r in range(keys.size):
+        key = keys[r]
+        if r == 0 or key != keys[r - 1]:
+            out[kept] = np.uint32(key & _LOW32)
+            counts[np.int64(key >> _S32)] += 1
+            kept += 1
+    return kept
 
 
 def _shingle_chunk_numba(
     cps: NDArray[np.uint32], lens: I64Array, k: int
 ) -> tuple[U32Array, I64Array]:
-    cap = int(np.maximum(lens - (k - 1), np.minimum(lens, 1)).sum())
-    out = np.empty(cap, dtype=np.uint32)
+    # A text of L code points has at most L shingles, so len(cps) bounds the count.
+    keys = np.empty(cps.size, dtype=np.uint64)
+    used = _window_keys_kernel(cps, lens, k, keys)
+    keys = keys[:used]
+    keys.sort()  # numpy's SIMD sort beats sorting each text inside the kernel
+    out = np.empty(used, dtype=np.uint32)
     counts = np.empty(lens.size, dtype=np.int64)
-    used = _shingle_kernel(cps, np.ascontiguousarray(lens), k, out, counts)
-    return (out if used == cap else out[:used].copy()), counts
+    kept = _unique_keys_kernel(keys, out, counts)
+    return (out if kept == used else out[:kept].copy()), counts
 
 
 # --- permutations and signatures -------------------------------------------------------------
@@ -337,9 +364,11 @@ def _check_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[U32Array, I64A
     if offsets.size == 0:
         raise ValueError("offsets must have at least one element (len(sets) + 1)")
     if hashes.dtype != np.uint32:
-        converted = hashes.astype(np.uint32)
-        if hashes.dtype.kind not in "ui" or not np.array_equal(converted, hashes):
+        if hashes.dtype.kind not in "ui":
             raise ValueError(f"hashes must be uint32 values, got dtype {hashes.dtype}")
+        converted = hashes.astype(np.uint32)
+        if not np.array_equal(converted, hashes):
+            raise ValueError("hashes must be uint32 values, got values outside [0, 2**32)")
         hashes = converted
     if offsets.dtype.kind not in "ui":
         raise ValueError(f"offsets must be integers, got dtype {offsets.dtype}")
@@ -392,12 +421,17 @@ def _signatures_numpy(
             # reduceat over non-empty sets only: each segment then ends where the next begins.
             hv = _fmix32(hashes[sub[0] : sub[-1]])
             starts = sub[rows] - sub[0]
-            tmp = np.empty_like(hv)
             rows += lo
-            for p in range(a.size):
-                np.multiply(hv, a[p], out=tmp)
-                np.add(tmp, b[p], out=tmp)
-                out[rows, p] = np.minimum.reduceat(tmp, starts)
+            if hv.size <= _SIG_SMALL:  # few shingles: one (shingles, num_perm) matrix
+                prod = np.multiply.outer(hv, a)
+                prod += b
+                out[rows] = np.minimum.reduceat(prod, starts, axis=0)
+            else:  # one pass per permutation keeps the temporaries O(batch)
+                tmp = np.empty_like(hv)
+                for p in range(a.size):
+                    np.multiply(hv, a[p], out=tmp)
+                    np.add(tmp, b[p], out=tmp)
+                    out[rows, p] = np.minimum.reduceat(tmp, starts)
         lo = hi
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import os
 import sys
@@ -81,8 +82,72 @@ def open_binary(path: str) -> BinaryIO:
     if path.endswith(".zst"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
+        return io.BufferedReader(_ZstdReader(raw))  # type: ignore[return-value]
     return raw
+
+
+class _ZstdReader(io.RawIOBase):
+    """Streaming zstd decompression that notices truncation and cannot be bombed.
+
+    zstandard's own stream_reader returns short data at a cut-off frame without complaint;
+    this reader raises EOFError instead, so a truncated archive is an error, not lost data.
+    Input is fed 1 KiB at a time, which bounds one step's output (zstd's densest block,
+    RLE, turns 4 bytes into 128 KiB) to 32 MiB however large the bomb. Concatenated frames
+    are read one after another.
+    """
+
+    _FEED = 1024
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import zstandard
+
+        self._zstd = zstandard
+        self._raw = raw
+        self._dobj = zstandard.ZstdDecompressor().decompressobj()
+        self._input = b""
+        self._in_pos = 0
+        self._pending = b""
+        self._pos = 0
+        self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _refill(self) -> bool:
+        """Decompress the next input piece into _pending; False at the clean end of input."""
+        if self._in_pos >= len(self._input):
+            self._input, self._in_pos = self._raw.read(1 << 16), 0
+            if not self._input:
+                if self._started and not self._dobj.eof:
+                    raise EOFError("zstd stream ends inside a frame (truncated file)")
+                return False
+        if self._dobj.eof:  # the next of several concatenated frames
+            self._dobj = self._zstd.ZstdDecompressor().decompressobj()
+        piece = self._input[self._in_pos : self._in_pos + self._FEED]
+        self._in_pos += len(piece)
+        self._started = True
+        try:
+            self._pending = self._dobj.decompress(piece)
+        except self._zstd.ZstdError as exc:
+            raise EOFError(f"corrupt zstd data: {exc}") from None
+        self._pos = 0
+        if self._dobj.eof and self._dobj.unused_data:
+            self._input = self._dobj.unused_data + self._input[self._in_pos :]
+            self._in_pos = 0
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._pos >= len(self._pending):
+            if not self._refill():
+                return 0
+        n = min(len(buffer), len(self._pending) - self._pos)
+        buffer[:n] = self._pending[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _binary_lines(path: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 from dedupe import Config, clean
 from dedupe.model import Result
 
@@ -66,7 +69,8 @@ def test_near_duplicate_document_dropped_with_pointer() -> None:
 
 def test_no_chains_keep_first() -> None:
     # A~B and B~C but A and C are dissimilar: only B is dropped, C survives.
-    words = [f"w{i:03d}" for i in range(60)]
+    rng = random.Random(3)
+    words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(6)) for _ in range(60)]
     a = " ".join(words[:40])
     b = " ".join(words[10:50])
     c = " ".join(words[20:60])
