@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,9 +117,13 @@ class Config:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
+                )
         if self.separator is not None and not self.separator.strip():
-            raise ConfigError("separator must contain a visible character (blank lines are the default)")
+            raise ConfigError(
+                "separator must contain a visible character (blank lines are the default)"
+            )
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated again)."""
@@ -186,5 +190,5 @@ def load_toml(path: Path, base: Config | None = None) -> Config:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-__all__ = ["NORMALIZE_STEPS", "PRESETS", "Config", "ConfigError", "field", "from_mapping",
+__all__ = ["NORMALIZE_STEPS", "PRESETS", "Config", "ConfigError", "from_mapping",
            "load_toml", "preset"]

@@ -86,7 +86,8 @@ class LongIndex:
             if sim < self.threshold:
                 continue
             order = self._order[leader]
-            if best is None or sim > best.similarity or (sim == best.similarity and order < best_order):
+            better = best is None or sim > best.similarity
+            if better or (best is not None and sim == best.similarity and order < best_order):
                 best, best_order = Match(leader, sim), order
         return best
 

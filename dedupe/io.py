@@ -80,9 +80,8 @@ def open_binary(path: str) -> BinaryIO:
     if path.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if path.endswith(".zst"):
-        import zstandard
 
-        return io.BufferedReader(_ZstdReader(raw))  # type: ignore[return-value]
+        return io.BufferedReader(_ZstdReader(raw))
     return raw
 
 
@@ -154,12 +153,14 @@ def _binary_lines(path: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
     """Numbered raw lines without their line ending; turns stream faults into InputError."""
     number = 0
     try:
-        for number, raw in enumerate(stream, start=1):  # noqa: B007 - used after the loop
+        for number, raw in enumerate(stream, start=1):
             if number == 1 and b"\x00" in raw[:_BINARY_SNIFF]:
                 raise InputError(f"{path}:1: looks like a binary file (NUL byte), not text")
             yield number, raw.rstrip(b"\n").rstrip(b"\r")
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise InputError(f"{path}:{number + 1}: truncated or corrupt compressed data ({exc})") from None
+        raise InputError(
+            f"{path}:{number + 1}: truncated or corrupt compressed data ({exc})"
+        ) from None
     except OSError as exc:  # includes zstd errors and read faults
         raise InputError(f"{path}:{number + 1}: read failed: {exc}") from None
 
@@ -193,7 +194,8 @@ def _text_documents(path: str, stream: BinaryIO, config: Config) -> Iterator[Doc
             if error is not None:
                 yield BadRecord(path, start, error, "\n".join(lines))
             else:
-                yield Document(id=f"{path}:{ordinal}", text="\n".join(lines), source=path, line=start)
+                yield Document(id=f"{path}:{ordinal}", text="\n".join(lines), source=path,
+                               line=start)
         lines = []
         error = None
 
@@ -265,9 +267,12 @@ def _jsonl_documents(path: str, stream: BinaryIO, config: Config) -> Iterator[Do
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{number}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+                    raise InputError(
+                        f"{path}:{number}: malformed JSON ({exc.msg} at column {exc.colno})"
+                    ) from None
                 if not isinstance(record, dict):
-                    raise InputError(f"{path}:{number}: JSON value is {type(record).__name__}, not an object")
+                    kind = type(record).__name__
+                    raise InputError(f"{path}:{number}: JSON value is {kind}, not an object")
                 yield record_document(record, path, number, config, f"{path}:{number}")
             except InputError as exc:
                 if config.on_error == "fail":
@@ -348,7 +353,9 @@ def read_inputs(paths: Iterable[str], config: Config) -> Iterator[Document]:
             yield doc
 
 
-def as_documents(items: Iterable[str | Mapping[str, Any] | Document], config: Config) -> Iterator[Document]:
+def as_documents(
+    items: Iterable[str | Mapping[str, Any] | Document], config: Config
+) -> Iterator[Document]:
     """Documents from Python values: strings, dicts (JSON-like records) or Documents."""
     for ordinal, item in enumerate(items):
         if isinstance(item, Document):
@@ -359,7 +366,8 @@ def as_documents(items: Iterable[str | Mapping[str, Any] | Document], config: Co
             doc = record_document(item, "<api>", ordinal + 1, config, str(ordinal))
             yield Document(**{**doc.__dict__, "ordinal": ordinal})
         else:
-            raise TypeError(f"document {ordinal}: expected str, dict or Document, got {type(item).__name__}")
+            kind = type(item).__name__
+            raise TypeError(f"document {ordinal}: expected str, dict or Document, got {kind}")
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -368,7 +376,9 @@ def as_documents(items: Iterable[str | Mapping[str, Any] | Document], config: Co
 def output_record(result: Result, config: Config) -> dict[str, Any]:
     """The JSON record written for a kept document: the input record with its text replaced."""
     doc = result.document
-    record = dict(doc.record) if doc.record is not None else {config.id_field: doc.id}
+    record: dict[str, Any] = (
+        dict(doc.record) if doc.record is not None else {config.id_field: doc.id}
+    )
     record[config.text_field] = result.text
     return record
 
@@ -380,7 +390,7 @@ def format_results(results: Iterable[Result], fmt: str, config: Config) -> Itera
         if result.text is None:
             continue
         if fmt == "jsonl" and result.document.error is not None:
-            yield result.text + "\n"  # on_error=pass: the unreadable line, byte for byte
+            yield f"{result.text}\n"  # on_error=pass: the unreadable line, byte for byte
         elif fmt == "jsonl":
             yield json.dumps(output_record(result, config), ensure_ascii=False) + "\n"
         else:

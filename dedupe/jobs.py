@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from dedupe.config import Config, ConfigError
-from dedupe.io import STDIN, OutputSet, detect_format, format_results, read_inputs, strip_compression
+from dedupe.io import (
+    STDIN,
+    OutputSet,
+    detect_format,
+    format_results,
+    read_inputs,
+    strip_compression,
+)
 from dedupe.model import Result, Stats
 from dedupe.pipeline import clean_documents
 from dedupe.report import audit_lines, stats_dict

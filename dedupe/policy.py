@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dedupe.config import Config
 from dedupe.index import LongIndex, ShortIndex
@@ -133,9 +133,9 @@ class Decider:
             return Result(doc, None, (removal,), p.repairs, units=len(p.spans))
         removals: dict[int, Removal] = {}
         for i in range(len(p.spans)):
-            removal = self._unit_removal(p, placement, i)
-            if removal is not None:
-                removals[i] = removal
+            unit_removal = self._unit_removal(p, placement, i)
+            if unit_removal is not None:
+                removals[i] = unit_removal
         if len(removals) == len(p.spans):
             empty = Removal(doc.id, "empty_after_cleaning", "", doc.source, None, group=doc.group)
             return Result(doc, None, (*removals.values(), empty), p.repairs, units=len(p.spans))
@@ -148,25 +148,24 @@ class Decider:
         first = p.local_first[i]
         placed = placement.clusters.get(first)
         cluster = self.clusters[placed[0]] if placed is not None else None
-        text = unit_text(p.lines, p.spans[i])
-        common = {"doc_id": doc.id, "text": text, "source": doc.source,
-                  "position": p.position(i), "group": doc.group}
+        base = Removal(doc.id, "", unit_text(p.lines, p.spans[i]), doc.source, p.position(i),
+                       group=doc.group)
         if cluster is not None and placed is not None and self.is_boilerplate(cluster, doc.group):
             similarity = placed[1] if first == i else p.local_similarity[i]
-            return Removal(reason="boilerplate", role=None, similarity=similarity,
+            return replace(base, reason="boilerplate", similarity=similarity,
                            duplicate_of=Ref(cluster.leader_doc, cluster.leader_position),
-                           doc_count=cluster.doc_count(doc.group), **common)
+                           doc_count=cluster.doc_count(doc.group))
         if first != i:
             if not cfg.drop_repeated_in_document:
                 return None
-            return Removal(reason="repeated_in_document", role=guess_role(p, i, first),
+            return replace(base, reason="repeated_in_document", role=guess_role(p, i, first),
                            duplicate_of=Ref(doc.id, p.position(first)),
-                           similarity=p.local_similarity[i], **common)
+                           similarity=p.local_similarity[i])
         if (cluster is not None and placed is not None and cfg.drop_duplicated_content
                 and cluster.leader_ordinal != doc.ordinal):
-            return Removal(reason="duplicated_content", role=guess_role(p, i, first),
+            return replace(base, reason="duplicated_content", role=guess_role(p, i, first),
                            duplicate_of=Ref(cluster.leader_doc, cluster.leader_position),
-                           similarity=placed[1], **common)
+                           similarity=placed[1])
         return None
 
 

@@ -42,7 +42,7 @@ def unit_text(lines: Sequence[str], span: Span) -> str:
 def render(lines: Sequence[str], spans: Sequence[Span], removed: Collection[int]) -> str:
     """The document without the removed units: runs of blank lines collapsed to one, no blank
     lines at the start or end. Kept lines come out exactly as they went in."""
-    drop = set()
+    drop: set[int] = set()
     for index in removed:
         first, last = spans[index]
         drop.update(range(first, last + 1))

@@ -8,8 +8,8 @@ from datasketch import MinHashLSH
 from dedupe.fingerprint import shingle_sets, signatures, to_minhash
 from dedupe.index import LongIndex, ShortIndex, band_keys, edit_similarity, lsh_params
 
-WORDS = ("storm coast harbour road power homes frost apricot valley bridge canal steel welders "
-         "council shelter families market prices spring summer").split()
+WORDS = ["storm", "coast", "harbour", "road", "power", "homes", "frost", "apricot", "valley",
+         "bridge", "canal", "steel", "welders", "council", "shelter", "families", "market"]
 
 
 def corpus(n: int, seed: int) -> list[str]:

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup, Tag
+from typer.testing import CliRunner
 
 import dedupe.review as review_module
+from dedupe.cli import app
 from dedupe.config import Config
 from dedupe.io import InputError
 from dedupe.jobs import run_job
@@ -299,38 +301,57 @@ def test_audit_of_other_inputs_is_an_input_error(tmp_path: Path) -> None:
 # --- the command -------------------------------------------------------------------------------
 
 
-def test_cli_writes_the_page(tmp_path: Path) -> None:
+def test_cli_writes_the_page_and_fails_cleanly(tmp_path: Path) -> None:
+    """The real command (a subprocess): a page and a summary line; bad input: exit 1, one line,
+    no page."""
     page = tmp_path / "report.html"
     proc = run_cli(["review", "fixtures/news_scrape.noisy.txt", "-o", str(page), "--workers", "1"])
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == b""
     assert b"showing 4 of 4 documents" in proc.stderr
     assert len(soup(page).select("[data-audit]")) == 12
-    # From a run's audit and stats: its config is reused, its counts shown.
-    audit, stats = clean_run(tmp_path, ["fixtures/news_scrape.txt"])
-    page2 = tmp_path / "report2.html"
-    proc = run_cli(["review", "fixtures/news_scrape.txt", "--audit", str(audit), "--stats",
-                    str(stats), "-o", str(page2)])
-    assert proc.returncode == 0, proc.stderr.decode()
-    assert len(soup(page2).select("[data-audit]")) == len(audit_records(audit))
-
-
-def test_cli_errors(tmp_path: Path) -> None:
-    page = tmp_path / "report.html"
-    proc = run_cli(["review", str(tmp_path / "missing.txt"), "-o", str(page)])
+    missing = tmp_path / "missing.html"
+    proc = run_cli(["review", str(tmp_path / "missing.txt"), "-o", str(missing)])
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert err.startswith("dedupe: error: ") and err.count("\n") == 1 and "no such file" in err
-    assert not page.exists()
+    assert not missing.exists()
+
+
+def invoke(args: list[str]) -> tuple[int, str]:
+    """The command in process (fast): exit code and stderr."""
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.stderr
+
+
+def test_cli_from_audit_and_stats(tmp_path: Path) -> None:
+    audit, stats = clean_run(tmp_path, ["fixtures/news_scrape.txt"],
+                             CONFIG.replace(boilerplate_min_docs=3))
+    page = tmp_path / "report.html"
+    code, err = invoke(["review", "fixtures/news_scrape.txt", "--audit", str(audit), "--stats",
+                        str(stats), "-o", str(page)])
+    assert code == 0, err
+    tree = soup(page)
+    assert len(tree.select("[data-audit]")) == len(audit_records(audit))
+    # The run's recorded config is the one used and shown (here: TT kept, not boilerplate).
+    assert not tree.select("[data-reason=boilerplate][data-audit]")
+    setting = tree.find("th", string="boilerplate_min_docs")
+    assert isinstance(setting, Tag) and setting.find_next_sibling("td").get_text() == "3"
+
+
+def test_cli_usage_and_input_errors(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
     bad_audit = tmp_path / "bad.jsonl"
     bad_audit.write_text('{"doc_id": "x", "reason": "boilerplate"\n', encoding="utf-8")
-    proc = run_cli(["review", "fixtures/news_scrape.txt", "--audit", str(bad_audit), "-o",
-                    str(page), "--sample", "1"])
-    assert proc.returncode == 2 and b"--sample" in proc.stderr
-    proc = run_cli(["review", "fixtures/news_scrape.txt", "--audit", str(bad_audit), "-o",
-                    str(page)])
-    err = proc.stderr.decode()
-    assert proc.returncode == 1 and "bad.jsonl:1: malformed JSON" in err and err.count("\n") == 1
+    code, err = invoke(["review", "fixtures/news_scrape.txt", "--audit", str(bad_audit), "-o",
+                        str(page), "--sample", "1"])
+    assert code == 2 and "--sample" in err
+    code, err = invoke(["review", "fixtures/news_scrape.txt", "--audit", str(bad_audit), "-o",
+                        str(page)])
+    assert code == 1 and "bad.jsonl:1: malformed JSON" in err and err.count("\n") == 1
+    code, err = invoke(["review", "fixtures/news_scrape.txt", "-o", "fixtures/news_scrape.txt"])
+    assert code == 2 and "overwrite" in err
+    code, err = invoke(["review", "fixtures/news_scrape.txt", "--stats", str(bad_audit), "-o",
+                        str(page)])
+    assert code == 1 and "malformed JSON" in err
     assert not page.exists()
-    proc = run_cli(["review", "fixtures/news_scrape.txt", "-o", "fixtures/news_scrape.txt"])
-    assert proc.returncode == 2 and b"overwrite" in proc.stderr
