@@ -12,6 +12,7 @@ import re
 import string
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import ftfy
 import pytest
@@ -161,8 +162,8 @@ def test_noisy_fixture_mojibake_repairs_to_clean_fixture() -> None:
 
 def test_generated_corpus_matches_ftfy() -> None:
     rng = random.Random(7)
-    docs = [random_document(rng) for _ in range(400)]
-    assert sum(repair(d)[0] != d for d in docs) > 50  # the corpus really exercises ftfy
+    docs = [random_document(rng) for _ in range(300)]
+    assert sum(repair(d)[0] != d for d in docs) > 40  # the corpus really exercises ftfy
     for doc in docs:
         assert_like_ftfy(doc)
     assert repair_many(docs) == [reference(d) for d in docs]
@@ -264,10 +265,45 @@ def test_clean_text_never_reaches_ftfy(monkeypatch: pytest.MonkeyPatch) -> None:
     assert repair("Zürich, São Paulo, Москва, Αθήνα, 東京 — “quoted” …")[1] == ()
 
 
-def test_mojibake_hint_is_derived_and_covers_badness() -> None:
-    """The fast hint is built from ftfy's BADNESS_RE; if ftfy changes so that it cannot be,
-    repair stays exact but slow, and this test says so."""
+def test_mojibake_hint_is_derived_from_ftfy() -> None:
+    """The fast hint is built from ftfy's BADNESS_RE; if a future ftfy makes that impossible,
+    repair stays exact but slow (is_bad on every segment), and this test says so."""
     assert repair_module._HINT_PARTS is not None
+
+
+def _chars_named_in(pattern: re.Pattern[str]) -> set[str]:
+    parser, c = repair_module._sre()  # the stdlib regex parser
+    found: set[int] = set()
+
+    def walk(items: Any) -> None:
+        for op, av in items:
+            if op is c.LITERAL:
+                found.add(av)
+            elif op is c.IN:
+                for sub_op, sub_av in av:
+                    if sub_op is c.LITERAL:
+                        found.add(sub_av)
+                    elif sub_op is c.RANGE:
+                        found.update(range(sub_av[0], sub_av[1] + 1))
+            elif op is c.BRANCH:
+                for branch in av[1]:
+                    walk(branch.data)
+
+    walk(parser.parse(pattern.pattern, pattern.flags).data)
+    return {chr(cp) for cp in found}
+
+
+def test_hint_catches_every_bad_character_pair() -> None:
+    """Exhaustive over 2-character strings of every character BADNESS_RE names (plus a few
+    ASCII ones): whatever ftfy's is_bad flags, the fast scan flags too."""
+    from ftfy.badness import BADNESS_RE
+
+    alphabet = sorted(_chars_named_in(BADNESS_RE) | set("aZ .\n\t?\xa0"))
+    assert len(alphabet) > 400
+    hint = repair_module._scanner(set())
+    bad = [a + b for a in alphabet for b in alphabet if is_bad(a + b)]
+    assert len(bad) > 10_000
+    assert [s for s in bad if hint.search(s) is None] == []
 
 
 # --- hypothesis ----------------------------------------------------------------------------------
