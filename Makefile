@@ -32,8 +32,8 @@ demo: $(STAMP)  ## the main job on the seed scrape: clean text on stdout, summar
 	$(BIN)/dedupe clean fixtures/news_scrape.noisy.txt --audit out/demo.audit.jsonl --stats out/demo.stats.json -o out/demo.clean.txt
 	@cat out/demo.clean.txt
 	@echo
-	@echo "--- audit (out/demo.audit.jsonl), one line per removal:"
-	@cut -c1-200 out/demo.audit.jsonl
+	@echo "--- audit (out/demo.audit.jsonl: one JSON line per removal), as a table:"
+	@$(BIN)/dedupe audit out/demo.audit.jsonl
 	@cmp -s out/demo.clean.txt fixtures/news_scrape.clean.txt && echo "--- output equals fixtures/news_scrape.clean.txt byte for byte" || (echo "--- output DIFFERS from fixtures/news_scrape.clean.txt"; exit 1)
 
 clean-data: $(STAMP)  ## make clean-data IN=raw.txt OUT=clean.txt [AUDIT=audit.jsonl]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -59,3 +60,22 @@ def summary_text(stats: Stats) -> str:
         + ("ok" if stats.balanced else "VIOLATED"),
     ]
     return "\n".join(lines)
+
+
+def audit_table(records: Iterable[dict[str, Any]], width: int = 60) -> str:
+    """An audit file as an aligned table for people: document, line, reason, role, similarity,
+    and the start of the removed text."""
+    rows = [("doc", "line", "reason", "role", "sim", "text")]
+    for r in records:
+        similarity = r.get("similarity")
+        rows.append((
+            str(r.get("doc_id", "")), "" if r.get("position") is None else str(r["position"]),
+            str(r.get("reason", "")), str(r.get("role") or ""),
+            "" if similarity is None else f"{similarity:.2f}",
+            str(r.get("text", "")).replace("\n", " ")[:width],
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True)) + "  " + row[5]
+        for row in rows
+    )
