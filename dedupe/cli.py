@@ -119,6 +119,24 @@ def clean(
     _run(inputs or ["-"], output, config, audit, stats, stream, quiet)
 
 
+@app.command()
+def audit(
+    path: Annotated[Path, typer.Argument(help="An audit file written by `dedupe clean --audit`.")],
+    reason: Annotated[str | None, Opt(help="Show only removals with this reason.")] = None,
+) -> None:
+    """Show an audit file as a table: document, line, reason, role, similarity, text."""
+    import json
+
+    from dedupe.report import audit_table
+
+    try:
+        with path.open(encoding="utf-8") as handle:
+            records = [json.loads(line) for line in handle if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"{path}: cannot read audit file: {exc}", EXIT_INPUT)
+    typer.echo(audit_table(r for r in records if reason is None or r.get("reason") == reason))
+
+
 def _steps(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
