@@ -84,6 +84,7 @@ assert set(REASON_LABELS) == set(REASONS) == set(REASON_COLOURS)
 #: Whole-document records: they mark the document, not a unit.
 DOC_REASONS = frozenset(REASONS) - {"repeated_in_document", "boilerplate", "duplicated_content"}
 _UNCOUNTED = ("skipped_bad_input", "passed_bad_input", "passed_oversize")  # as Stats does
+_EARLIER = ("near_duplicate_document", "duplicated_content")  # their kept item: another doc
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -120,12 +121,22 @@ class DocInfo:
 
 
 @dataclass
+class BoilerplateLine:
+    """One boilerplate line of a group, for the chart: its kept first copy and its reach."""
+
+    text: str
+    doc_count: int = 0  # kept documents (of its group) it was found in, per the audit
+    removals: int = 0
+    first: int | None = None  # ordinal of the document holding its first copy
+
+
+@dataclass
 class Tally:
     """The overview's aggregates over every removal of the run (not only the embedded ones)."""
 
     roles: Counter[tuple[str, str]] = field(default_factory=Counter)  # (reason, role)
     records: Counter[str] = field(default_factory=Counter)  # every audit reason, incl. passed
-    boilerplate: dict[tuple[str, str, int], list[Any]] = field(default_factory=dict)
+    boilerplate: dict[tuple[str, str, int], BoilerplateLine] = field(default_factory=dict)
     near_groups: Counter[int] = field(default_factory=Counter)  # kept ordinal -> copies
     unresolved: int = 0  # links to a document id not found before the removal
 
@@ -137,9 +148,9 @@ class Tally:
             self.unresolved += 1
         if removal.reason == "boilerplate" and removal.duplicate_of is not None:
             key = (removal.group or "", removal.duplicate_of.doc_id, kept_position or 0)
-            entry = self.boilerplate.setdefault(key, [removal.text, 0, 0, partner])
-            entry[1] = max(entry[1], removal.doc_count or 0)
-            entry[2] += 1
+            line = self.boilerplate.setdefault(key, BoilerplateLine(removal.text, first=partner))
+            line.doc_count = max(line.doc_count, removal.doc_count or 0)
+            line.removals += 1
         if removal.reason == "near_duplicate_document" and partner is not None:
             self.near_groups[partner] += 1
 
@@ -174,19 +185,22 @@ class Review:
     mode: str  # a sentence: where the removals came from
     required: dict[int, set[int]]  # ordinal -> unit positions that links point to
     shown: set[int] = field(default_factory=set)  # ordinals of the embedded documents
-    sample: int | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def resolve(self, ref: Ref, before: int) -> int | None:
-        return resolve(self.ids, ref.doc_id, before)
+    def partner(self, removal: Removal, ordinal: int) -> int | None:
+        return partner_of(self.ids, removal, ordinal)
 
 
-def resolve(ids: dict[str, list[int]], doc_id: str, before: int) -> int | None:
-    """The ordinal of the document a reference names: the last one with that id at or before
-    ``before`` (keep-first: a kept item always precedes its copies; ids need not be unique)."""
-    ordinals = ids.get(doc_id)
+def partner_of(ids: dict[str, list[int]], removal: Removal, ordinal: int) -> int | None:
+    """The ordinal of the kept document a removal names: the last one with that id up to the
+    removal's own (keep-first: a kept item precedes its copies; ids need not be unique). A
+    near-copy or duplicated content always names an earlier document, never its own."""
+    if removal.duplicate_of is None:
+        return None
+    ordinals = ids.get(removal.duplicate_of.doc_id)
     if not ordinals:
         return None
+    before = ordinal - 1 if removal.reason in _EARLIER else ordinal
     i = bisect.bisect_right(ordinals, before) - 1
     return ordinals[i] if i >= 0 else None
 
@@ -219,21 +233,25 @@ def stats_config(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def removal_from_dict(data: Any, where: str) -> Removal:
-    """An audit record back as a Removal; InputError naming the line when it is not one."""
+    """An audit record back as a Removal; InputError naming the line when it is not one.
+    Fields of the wrong type are dropped rather than trusted: the page only shows them."""
     if not isinstance(data, dict) or not isinstance(data.get("doc_id"), str) or \
             data.get("reason") not in REASONS:
         raise InputError(f"{where}: not a dedupe audit record (doc_id and reason expected)")
+
+    def typed(value: Any, kind: type | tuple[type, ...]) -> Any:
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
     ref = data.get("duplicate_of")
-    position = data.get("position")
     return Removal(
-        doc_id=data["doc_id"], reason=data["reason"], text=str(data.get("text", "")),
-        source=str(data.get("source", "-")),
-        position=position if isinstance(position, int) else None,
-        role=data.get("role"),
-        duplicate_of=Ref(str(ref.get("doc_id")), ref.get("position"))
-        if isinstance(ref, dict) else None,
-        similarity=data.get("similarity"), doc_count=data.get("doc_count"),
-        group=data.get("group"), detail=data.get("detail"),
+        doc_id=data["doc_id"], reason=data["reason"], text=typed(data.get("text"), str) or "",
+        source=typed(data.get("source"), str) or "-",
+        position=typed(data.get("position"), int), role=typed(data.get("role"), str),
+        duplicate_of=Ref(ref["doc_id"], typed(ref.get("position"), int))
+        if isinstance(ref, dict) and isinstance(ref.get("doc_id"), str) else None,
+        similarity=typed(data.get("similarity"), (int, float)),
+        doc_count=typed(data.get("doc_count"), int), group=typed(data.get("group"), str),
+        detail=typed(data.get("detail"), str),
     )
 
 
@@ -266,10 +284,8 @@ class AuditFile:
 
     def _parse(self, raw: bytes, number: int) -> Removal:
         where = f"{self.path}:{number}"
-        try:
-            data = json.loads(raw)
-        except UnicodeDecodeError:
-            raise InputError(f"{where}: invalid UTF-8") from None
+        try:  # dedupe writes undecodable input bytes back as they were: keep them escaped
+            data = json.loads(raw.decode("utf-8", "surrogateescape"))
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
         return removal_from_dict(data, where)
@@ -384,7 +400,7 @@ class Indexer:
         by_reason: Counter[str] = Counter()
         for _offset, _number, removal in records:
             ref = removal.duplicate_of
-            partner = resolve(self.ids, ref.doc_id, ordinal) if ref is not None else None
+            partner = partner_of(self.ids, removal, ordinal)
             if partner is not None and partner != ordinal:
                 partners.add(partner)
             self.tally.add(removal, partner, ref.position if ref is not None else None)
@@ -446,8 +462,7 @@ def run_and_index(inputs: Inputs, config: Config, audit_path: str) -> tuple[Inde
             for removal in result.removals:
                 number += 1
                 records.append((out.tell(), number, removal))
-                line = json.dumps(removal.as_dict(), ensure_ascii=False) + "\n"
-                out.write(line.encode("utf-8", "surrogatepass"))
+                out.write(json.dumps(removal.as_dict()).encode("ascii") + b"\n")
             indexer.add(result.document, records)
     return indexer, stats
 
@@ -550,12 +565,12 @@ def build_review(
         finally:
             reader.close()
     review = Review(stats=shown_stats, tally=indexer.tally, infos=indexer.infos, views=[],
-                    ids=indexer.ids, mode=mode, required={}, shown=set(items), sample=sample)
+                    ids=indexer.ids, mode=mode, required={}, shown=set(items))
     for ordinal, its in items.items():
         for item in its:
             ref = item.removal.duplicate_of
             if ref is not None and ref.position is not None:
-                target = review.resolve(ref, ordinal)
+                target = review.partner(item.removal, ordinal)
                 if target is not None:
                     review.required.setdefault(target, set()).add(ref.position)
     for doc in docs:
@@ -606,15 +621,21 @@ def write_review(
     if output == STDIN:
         raise ConfigError("the review page needs a file path (-o review.html), not stdout")
     check_paths([*inputs, *(p for p in (audit, stats_path) if p)], [output])
+    folder = os.path.dirname(output) or "."
+    if not os.path.isdir(folder):  # say so before the build, not after it
+        raise InputError(f"{output}: cannot write: no such directory {folder}")
     started = time.perf_counter()
     review = build_review(inputs, config, audit=audit, stats=stats, sample=sample,
                           max_documents=max_documents)
     size = 0
-    with OutputSet() as outputs:
-        write = outputs.open(output)
-        for chunk in render_page(review):
-            write(chunk)
-            size += len(chunk.encode("utf-8"))
+    try:
+        with OutputSet() as outputs:
+            write = outputs.open(output)
+            for chunk in render_page(review):
+                write(chunk)
+                size += len(chunk.encode("utf-8"))
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write: {exc.strerror or exc}") from None
     seconds = time.perf_counter() - started
     return (f"dedupe: review: wrote {output} ({size / 1024:,.0f} KB, {seconds:.1f} s): "
             f"showing {len(review.views):,} of {len(review.infos):,} documents")
@@ -622,13 +643,15 @@ def write_review(
 
 # --- escaping ----------------------------------------------------------------------------------
 
-_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _visible(match: re.Match[str]) -> str:
     char = match.group()
     if char == "\x7f":
         return "\u2421"
+    if "\x80" <= char <= "\x9f":
+        return f"\\x{ord(char):02x}"  # C1 controls (mojibake debris) have no picture
     if "\ud800" <= char <= "\udfff":
         return "\ufffd"  # an undecodable byte (surrogate-escaped): cannot be written as UTF-8
     return chr(0x2400 + ord(char))  # the Control Pictures block: ␀ ␁ ... ␟
@@ -653,8 +676,15 @@ def _csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
 
 
-def _num(value: float) -> str:
+def _num(value: Any) -> str:
+    """A count as text; anything else a --stats file might hold, escaped."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return esc(str(value))
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _label(reason: str) -> str:
@@ -671,7 +701,7 @@ def render_page(review: Review) -> Iterator[str]:
                         "shown": len(review.views), "total": len(review.infos)})
     csp = (f"default-src 'none'; style-src {_csp_hash(_CSS)}; "
            f"script-src {_csp_hash(head_script)} {_csp_hash(_JS)}; "
-           "img-src data:; base-uri 'none'; form-action 'none'")
+           "base-uri 'none'; form-action 'none'")
     yield ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -694,7 +724,8 @@ def _overview(review: Review) -> str:
     chars = stats.get("characters", {})
     repairs = stats.get("repairs", {})
     removed = units.get("removed", {})
-    share = 100.0 * chars.get("removed", 0) / chars["in"] if chars.get("in") else 0.0
+    chars_in, chars_removed = _int(chars.get("in")), _int(chars.get("removed"))
+    share = 100.0 * chars_removed / chars_in if chars_in else 0.0
     counts = "".join(
         f"<tr><th>{label}</th><td data-stat=\"{key}\">{_num(value)}</td></tr>"
         for label, key, value in (
@@ -730,7 +761,7 @@ def _overview(review: Review) -> str:
 
 
 def _reason_rows(removed: dict[str, int], tally: Tally) -> list[tuple[str, float, str, str]]:
-    rows = [(r, removed.get(r, 0) or tally.records.get(r, 0)) for r in REASONS]
+    rows = [(r, _int(removed.get(r)) or tally.records.get(r, 0)) for r in REASONS]
     return [(_label(r), n, REASON_COLOURS[r], "") for r, n in rows if n]
 
 
@@ -743,15 +774,16 @@ def _reason_table(review: Review) -> str:
         head += "<th>no role</th>"
     rows = []
     for reason in REASONS:
-        total = removed.get(reason) if reason not in _UNCOUNTED else review.tally.records[reason]
+        counted = reason not in _UNCOUNTED  # as the stats count it; else audit records
+        total = _int(removed.get(reason)) if counted else review.tally.records[reason]
         if not total:
             continue
         cells = "".join(
-            f"<td data-role=\"{esc(reason)}.{esc(role)}\">{review.tally.roles[(reason, role)]}</td>"
+            f"<td data-role=\"{reason}.{esc(role)}\">{review.tally.roles[(reason, role)]:,}</td>"
             for role in roles)
-        key = f"units.removed.{reason}" if reason not in _UNCOUNTED else f"records.{reason}"
+        key = f"data-stat=\"units.removed.{reason}\"" if counted else f"data-records=\"{reason}\""
         rows.append(f"<tr><th><span class=\"sw\" data-reason=\"{reason}\"></span>"
-                    f"{_label(reason)}</th><td data-stat=\"{key}\">{total:,}</td>{cells}</tr>")
+                    f"{_label(reason)}</th><td {key}>{total:,}</td>{cells}</tr>")
     if not rows:
         return "<p>Nothing was removed.</p>"
     return (f"<table class=\"counts\"><tr><th>reason</th><th>removals</th>{head}</tr>"
@@ -776,19 +808,18 @@ def _config_table(stats: dict[str, Any]) -> str:
 
 
 def _boilerplate_charts(review: Review) -> str:
-    groups: dict[str, list[tuple[str, int, int, int | None, int]]] = {}
-    for (group, _doc, position), (text, doc_count, n, partner) in review.tally.boilerplate.items():
-        groups.setdefault(group, []).append((text, doc_count, n, partner, position))
+    groups: dict[str, list[tuple[int, BoilerplateLine]]] = {}
+    for (group, _doc, position), line in review.tally.boilerplate.items():
+        groups.setdefault(group, []).append((position, line))
     if not groups:
         return "<p>No boilerplate was removed.</p>"
-    ranked = sorted(groups.items(), key=lambda g: (-sum(e[2] for e in g[1]), g[0]))
-    shown = review.shown
+    ranked = sorted(groups.items(), key=lambda g: (-sum(e.removals for _, e in g[1]), g[0]))
     out = []
     for group, entries in ranked[:CHART_GROUPS]:
-        entries.sort(key=lambda e: (-e[1], -e[2], e[0]))
-        rows = [(text, doc_count, REASON_COLOURS["boilerplate"],
-                 f"#d-{partner}-u-{position}" if partner in shown else "")
-                for text, doc_count, _n, partner, position in entries[:CHART_ROWS]]
+        entries.sort(key=lambda e: (-e[1].doc_count, -e[1].removals, e[1].text))
+        rows = [(line.text, line.doc_count, REASON_COLOURS["boilerplate"],
+                 f"#d-{line.first}-u-{position}" if line.first in review.shown else "")
+                for position, line in entries[:CHART_ROWS]]
         title = f"group {group}" if group else "all documents"
         more = f" (top {CHART_ROWS} of {len(entries):,})" if len(entries) > CHART_ROWS else ""
         out.append(f"<h3>{esc(title)}{more}: documents each line was found in</h3>"
@@ -812,7 +843,7 @@ def _bar_chart(rows: Sequence[tuple[str, float, str, str]], title: str) -> str:
     """A horizontal bar chart as inline SVG: label, bar, value; a bar can link into the page."""
     if not rows:
         return "<p>Nothing to chart.</p>"
-    width, label_w, bar_h, gap = 640, 250, 18, 6
+    width, label_w, bar_h, gap = 660, 270, 18, 6
     top = max(value for _l, value, _c, _h in rows) or 1
     height = len(rows) * (bar_h + gap)
     parts = [f"<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" role=\"img\" "
@@ -820,7 +851,7 @@ def _bar_chart(rows: Sequence[tuple[str, float, str, str]], title: str) -> str:
     for i, (label, value, colour, href) in enumerate(rows):
         y = i * (bar_h + gap)
         w = max(1.0, (width - label_w - 70) * value / top)
-        short = label if len(label) <= 38 else label[:37] + "…"
+        short = label if len(label) <= 36 else label[:35] + "…"
         bar = (f"<rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1f}\" height=\"{bar_h}\" "
                f"fill=\"{colour}\"></rect>")
         text = (f"<text x=\"{label_w - 6}\" y=\"{y + 13}\" text-anchor=\"end\">{esc(short)}</text>"
@@ -852,7 +883,9 @@ def _controls(review: Review) -> str:
         "<label class=\"filter\"><input type=\"checkbox\" id=\"only-removed\">only documents "
         "with a shown removal</label></div>"
         "<div class=\"bar\"><input type=\"search\" id=\"search\" placeholder=\"search text or "
-        "id\" aria-label=\"search documents\"><span id=\"matching\"></span>"
+        "id\" aria-label=\"search documents\"><select id=\"sort\" aria-label=\"order\">"
+        "<option value=\"input\">input order</option><option value=\"share\">most removed "
+        "first</option></select><span id=\"matching\"></span>"
         "<nav class=\"pager\" aria-label=\"pages\"></nav></div></section>\n"
     )
 
@@ -886,7 +919,8 @@ def render_document(view: DocView, review: Review) -> str:
                               or item.removal.position is None) for item in whole)
     return (
         f"<article class=\"doc st-{info.status}\" id=\"d-{info.ordinal}\" "
-        f"data-reasons=\"{reasons}\" data-drop=\"{drop}\">{header}{notes}"
+        f"data-reasons=\"{reasons}\" data-drop=\"{drop}\" data-share=\"{info.share:.4f}\">"
+        f"{header}{notes}"
         f"{_repairs(view)}{_body(view, units, review)}</article>\n"
     )
 
@@ -912,7 +946,7 @@ def _partner(removal: Removal, ordinal: int, review: Review) -> str:
     ref = removal.duplicate_of
     if ref is None:
         return ""
-    target = review.resolve(ref, ordinal)
+    target = review.partner(removal, ordinal)
     name = "this document" if target == ordinal else esc(ref.doc_id)
     what = f"{name}, line {ref.position}" if ref.position is not None else name
     if target == ordinal and ref.position is not None and ref.position == removal.position:
@@ -933,7 +967,7 @@ def _partner(removal: Removal, ordinal: int, review: Review) -> str:
 
 
 def _repairs(view: DocView) -> str:
-    """ftfy's changes: the steps, and the changed lines before and after."""
+    """ftfy's changes: the steps, and each changed line before and after, changes marked."""
     if not view.repairs:
         return ""
     steps = Counter(action for action, _ in view.repairs)
@@ -941,20 +975,50 @@ def _repairs(view: DocView) -> str:
     before = view.document.text.split("\n")
     rows: list[str] = []
     changed = 0
-    matcher = difflib.SequenceMatcher(None, before, view.lines, autojunk=False)
-    for op, a1, a2, b1, b2 in matcher.get_opcodes():
-        if op == "equal":
-            continue
+    for a1, old, new in _changed_lines(before, view.lines):
         changed += 1
         if len(rows) < REPAIR_ROWS_SHOWN:
-            rows.append(f"<tr><td class=\"ln\">{a1 + 1}</td>"
-                        f"<td class=\"before\">{esc(chr(10).join(before[a1:a2]))}</td>"
-                        f"<td class=\"after\">{esc(chr(10).join(view.lines[b1:b2]))}</td></tr>")
+            line = a1 if view.document.record is not None else view.document.line + a1
+            marked_old, marked_new = _inline_diff(old, new)
+            rows.append(f"<tr><td class=\"ln\">{line}</td><td class=\"before\">{marked_old}</td>"
+                        f"<td class=\"after\">{marked_new}</td></tr>")
     more = (f"<p>{changed - REPAIR_ROWS_SHOWN:,} more changes not shown.</p>"
             if changed > REPAIR_ROWS_SHOWN else "")
     return (f"<details class=\"repairs\"><summary>repaired by ftfy ({summary}): {changed:,} "
-            "changed line(s)</summary><table class=\"diff\"><tr><th>line</th><th>before</th>"
+            "changed passage(s)</summary><table class=\"diff\"><tr><th>line</th><th>before</th>"
             f"<th>after</th></tr>{''.join(rows)}</table>{more}</details>")
+
+
+def _changed_lines(before: list[str], after: list[str]) -> Iterator[tuple[int, str, str]]:
+    """(first line index, original, repaired) per changed run of lines. ftfy may turn one line
+    into several (a stray \\r or U+2028), so lines are aligned by a diff, not by index."""
+    if len(before) == len(after) or len(before) + len(after) > 40_000:  # the cheap alignment
+        pairs = ((i, [a], [b]) for i, (a, b) in enumerate(zip(before, after, strict=False))
+                 if a != b)
+    else:
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+        pairs = ((a1, before[a1:a2], after[b1:b2])
+                 for op, a1, a2, b1, b2 in matcher.get_opcodes() if op != "equal")
+    for first, old, new in pairs:
+        yield first, "\n".join(old), "\n".join(new)
+
+
+def _inline_diff(old: str, new: str) -> tuple[str, str]:
+    """Both sides escaped, with the changed characters in <mark> (short texts only)."""
+    if len(old) + len(new) > 20_000:
+        return esc(old), esc(new)
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    left: list[str] = []
+    right: list[str] = []
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        a, b = esc(old[a1:a2]), esc(new[b1:b2])
+        if op == "equal":
+            left.append(a)
+            right.append(b)
+        else:
+            left.append(f"<mark>{a}</mark>" if a else "")
+            right.append(f"<mark>{b}</mark>" if b else "")
+    return "".join(left), "".join(right)
 
 
 def _body(view: DocView, units: dict[int, list[AuditItem]], review: Review) -> str:
@@ -1050,6 +1114,7 @@ _CSS = (
     ".filter{cursor:pointer;user-select:none}"
     ".bar{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;margin:.3rem 0}"
     "#search{flex:0 1 24rem;padding:.3rem .5rem;font:inherit}#matching{color:var(--muted)}"
+    "#sort{font:inherit;padding:.25rem}"
     ".pager{display:flex;gap:.5rem;align-items:center;margin:.4rem 0}.bar .pager{margin:0}"
     ".pager button{font:inherit;padding:.1rem .6rem}"
     "article.doc{background:var(--card);border:1px solid var(--line);border-radius:8px;"
@@ -1078,7 +1143,8 @@ _CSS = (
     "font:12px/1.4 ui-monospace,monospace}"
     "table.diff td,table.diff th{border:1px solid var(--line);padding:.15rem .4rem;"
     "white-space:pre-wrap;overflow-wrap:anywhere;vertical-align:top;text-align:left}"
-    "td.before{background:#fdecea}td.after{background:#e6f4ea}"
+    "td.before{background:#fdecea}td.after{background:#e6f4ea}table.diff .ln{width:4.5em}"
+    "td.before mark{background:#f4b4ae}td.after mark{background:#a8dab5}"
     ".hit,:target{outline:3px solid #ff9800;outline-offset:2px;animation:flash 1.2s ease-out}"
     "@keyframes flash{from{background:#ffe0b2}}"
     "a.partner{color:#0b5394}"
@@ -1091,11 +1157,13 @@ _JS = r"""
   "use strict";
   var data = JSON.parse(document.getElementById("review-data").textContent);
   var docs = Array.prototype.slice.call(document.querySelectorAll("article.doc"));
-  var hidden = {}, query = "", page = 0, pinned = null, texts = null;
+  var hidden = {}, query = "", page = 0, pinned = null;
   var onlyRemoved = document.getElementById("only-removed");
   var search = document.getElementById("search");
   var matching = document.getElementById("matching");
   var pagers = Array.prototype.slice.call(document.querySelectorAll("nav.pager"));
+  var sort = document.getElementById("sort"), main = document.getElementById("docs");
+  var inputOrder = docs.slice();
 
   function shows(a) {
     if (a === pinned) return true;
@@ -1105,8 +1173,8 @@ _JS = r"""
       if (!rs.some(function (r) { return !hidden[r]; })) return false;
     }
     if (query) {
-      if (!texts) texts = docs.map(function (d) { return d.textContent.toLowerCase(); });
-      if (texts[docs.indexOf(a)].indexOf(query) < 0) return false;
+      if (a.searchText === undefined) a.searchText = a.textContent.toLowerCase();
+      if (a.searchText.indexOf(query) < 0) return false;
     }
     return true;
   }
@@ -1158,6 +1226,14 @@ _JS = r"""
     });
   });
   onlyRemoved.addEventListener("change", function () { page = 0; render(); });
+  sort.addEventListener("change", function () {
+    docs = inputOrder.slice();
+    if (sort.value === "share") {
+      docs.sort(function (a, b) { return b.dataset.share - a.dataset.share; });  // stable
+    }
+    docs.forEach(function (d) { main.appendChild(d); });
+    page = 0; render();
+  });
   search.addEventListener("input", function () {
     query = search.value.trim().toLowerCase(); pinned = null; page = 0; render();
   });
@@ -1176,4 +1252,4 @@ _JS = r"""
 
 
 __all__ = ["MAX_DOCUMENTS", "Review", "build_review", "esc", "load_stats", "render_page",
-           "script_json", "select", "stats_config", "write_review"]
+           "script_json", "segment", "select", "stats_config", "write_review"]

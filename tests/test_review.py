@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 import dedupe.review as review_module
 from dedupe.cli import app
 from dedupe.config import Config
-from dedupe.io import InputError
+from dedupe.io import InputError, read_inputs
 from dedupe.jobs import run_job
-from dedupe.review import build_review, load_stats, script_json, write_review
+from dedupe.prepare import prepare
+from dedupe.review import build_review, load_stats, script_json, segment, write_review
 
 from .conftest import FIXTURES, run_cli
 
@@ -131,6 +132,18 @@ def test_partner_links_and_ids(seed_run: tuple[str, Path, Path, Path]) -> None:
         assert link["href"] == target
 
 
+@pytest.mark.parametrize("unit", ["line", "paragraph"])
+def test_segments_as_the_run_does(unit: str) -> None:
+    """The page re-cuts documents itself (without the matching work): it must cut them as
+    pass one does, or audit positions would land on the wrong lines."""
+    config = CONFIG.replace(unit=unit)
+    for name in SEEDS:
+        for doc in read_inputs([str(FIXTURES / name)], config):
+            ours, theirs = segment(doc, config), prepare(doc, config)
+            assert (ours.text, ours.repairs, ours.lines, ours.spans) == \
+                (theirs.text, theirs.repairs, theirs.lines, theirs.spans)
+
+
 def test_repairs_shown_before_and_after(tmp_path: Path) -> None:
     page = build_page(tmp_path, [str(FIXTURES / "news_scrape.noisy.txt")])
     tree = soup(page)
@@ -203,7 +216,8 @@ def test_hostile_text_is_inert(tmp_path: Path) -> None:
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "script", "body", "header", "h1", "h2", "h3", "p",
     "section", "div", "table", "tr", "th", "td", "span", "details", "summary", "svg", "g",
-    "rect", "text", "a", "label", "input", "nav", "main", "article", "b", "del", "q",
+    "rect", "text", "a", "label", "input", "nav", "main", "article", "b", "del", "q", "mark",
+    "select", "option",
 }
 
 
@@ -288,6 +302,39 @@ def test_long_document_is_elided_but_link_targets_stay(tmp_path: Path,
     assert tree.select(".elided"), "kept text beyond the budget is elided"
     link = tree.select_one("#d-1 a.partner")
     assert link is not None and tree.select_one(str(link["href"])) is not None
+
+
+def test_duplicate_ids_align_and_link(tmp_path: Path) -> None:
+    """Record ids need not be unique: the audit's records still land on the right document,
+    and a near-copy links to the earlier document of that id, not to itself."""
+    body = "a paragraph long enough to be content, about the harbour and its storm walls"
+    texts = [f"x\n{body}\nx", f"x\n{body}\nx", "z\nsomething else entirely, the valley\nz"]
+    source = tmp_path / "dup.jsonl"
+    source.write_text("".join(json.dumps({"id": "a", "text": t}) + "\n" for t in texts),
+                      encoding="utf-8")
+    audit, _stats = clean_run(tmp_path, [str(source)])
+    tree = soup(build_page(tmp_path, [str(source)], audit=str(audit)))
+    marks = {str(m["data-audit"]): m for m in tree.select("[data-audit]")}
+    assert len(marks) == len(audit_records(audit)) == 3
+    assert [m.find_parent("article")["id"] for m in marks.values()] == ["d-0", "d-1", "d-2"]
+    near = tree.select_one("#d-1 .rmd a.partner")
+    assert near is not None and near["href"] == "#d-0"
+
+
+@pytest.mark.parametrize("on_error", ["skip", "pass"])
+def test_bad_records_are_counted_and_marked(tmp_path: Path, on_error: str) -> None:
+    source = tmp_path / "bad.txt"
+    source.write_bytes(b"good line one here\nbad \xff byte\n\n\nanother document\n")
+    config = CONFIG.replace(on_error=on_error)
+    audit, stats_path = clean_run(tmp_path, [str(source)], config)
+    tree = soup(build_page(tmp_path, [str(source)], config, audit=str(audit)))
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    for cell in tree.select("[data-stat]"):
+        assert int(cell.get_text().replace(",", "")) == lookup(stats, str(cell["data-stat"]))
+    mark = tree.select_one("#d-0 .rmd[data-audit]")
+    reason = {"skip": "skipped_bad_input", "pass": "passed_bad_input"}[on_error]
+    assert mark is not None and mark["data-reason"] == reason
+    assert "bad \ufffd byte" in tree.select_one("#d-0 .body").get_text()
 
 
 def test_audit_of_other_inputs_is_an_input_error(tmp_path: Path) -> None:

@@ -121,6 +121,11 @@ def test_filters_links_and_screenshot(browser: Any, tmp_path: Path) -> None:
     page.locator("#d-2-u-82 a.partner").click()
     assert_target(page, "#d-0-u-5")
     page.fill("#search", "")
+    # Most removed first: the two dropped near-copies lead.
+    page.select_option("#sort", "share")
+    order = page.eval_on_selector_all("article.doc.on", "els => els.map(e => e.id)")
+    assert order[:2] == ["d-1", "d-3"] and sorted(order) == ["d-0", "d-1", "d-2", "d-3"]
+    page.select_option("#sort", "input")
     assert page.errors == [], page.errors
 
     # The screenshot: the first story, its repairs opened, the "TT" just jumped to.
