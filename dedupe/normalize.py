@@ -30,15 +30,19 @@ canonical intent and makes the whole normalization idempotent:
   change the characters they produce), because the tabular decision needs the column structure
   that punctuation and whitespace destroy.
 
-Speed: everything is whole-string C work (``str.translate`` with tables built once,
-``unicodedata.normalize``, compiled regular expressions). Mostly-ASCII text only pays for
-Unicode normalization around its non-ASCII characters; long non-ASCII strings are translated
-through a NumPy lookup table. ``normalize_many`` batches many short units into one string.
+The ``step_*`` functions are the plain reference semantics, one step each; ``normalizer``
+fuses them into one pipeline that gives the same keys (a property test checks it) much faster:
+only whole-string C work (tables built once per process, ``bytes.translate``/``str.translate``,
+``unicodedata.normalize``, compiled regexes, NumPy lookups for long non-ASCII strings), Unicode
+normalization only around the non-ASCII characters of mostly-ASCII text, and
+``normalize_many`` batching many short units into one string.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -72,6 +76,28 @@ __all__ = [
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00"
 _SEP = "\x00"
 
+# Speed knobs (module attributes so tests can force every code path).
+
+#: Texts whose share of non-ASCII UTF-8 bytes is below this are "mostly ASCII" (English news
+#: with curly quotes and the odd accent) and are processed run by run: the Unicode steps only
+#: on the runs of non-ASCII characters, fast ASCII-only code everywhere else. ASCII characters
+#: never compose with what precedes them, so a run normalized alone (with the character before
+#: it when it starts with a combining mark) gives what it gives inside the whole text.
+_SPARSE_SHARE = 0.15
+#: Non-ASCII strings at least this long are scanned and translated with NumPy instead of the
+#: regex engine / ``str.translate``, whose non-ASCII path does a dict lookup per character.
+_NUMPY_MIN_CHARS = 4096
+#: Shorter texts skip the run-by-run processing.
+_SHORT_CHARS = 16
+#: Pieces up to this length have their normalized form remembered ("’s", " “T" repeat
+#: endlessly); the memo is emptied when it holds _MEMO_MAX of them.
+_MEMO_PIECE_CHARS = 32
+_MEMO_MAX = 1 << 16
+#: normalize_many joins texts into strings of about this many characters.
+_BATCH_CHARS = 1 << 20
+
+_NON_ASCII_SPLIT_RE = re.compile(r"([^\x00-\x7f]+)")
+
 #: Blocks whose combining marks are optional diacritics (accents, Hebrew points, Arabic
 #: harakat, variation selectors). Marks elsewhere (Devanagari vowel signs, Thai vowels, kana
 #: voicing marks ...) are part of the letter and stay.
@@ -102,6 +128,9 @@ class _Classes:
         self.space: list[int] = []  # str.isspace (what str.split() splits on)
         self.invisible: list[int] = []  # Cf: zero-width space/joiners, BOM, soft hyphen ...
         self.marks: list[int] = []  # Mn/Me inside _STRIPPED_MARK_BLOCKS
+        #: Characters that may attach to the character before them once normalized: combining
+        #: marks, and invisible characters (removing one can bring a mark next to a letter).
+        self.joining: set[str] = set()
         category = unicodedata.category
         for cp in range(0x110000):
             ch = chr(cp)
@@ -115,6 +144,8 @@ class _Classes:
                 self.invisible.append(cp)
             if ch.isspace():
                 self.space.append(cp)
+            if cat in ("Mn", "Mc", "Me", "Cf") or unicodedata.combining(ch):
+                self.joining.add(ch)
         for lo, hi in _STRIPPED_MARK_BLOCKS:
             for cp in range(lo, hi + 1):
                 if category(chr(cp)) in ("Mn", "Me"):
@@ -127,26 +158,61 @@ def _classes() -> _Classes:
 
 
 # ----------------------------------------------------------------------------------------------
-# Translation tables: str.translate for short or ASCII strings, a NumPy lookup for long ones
+# Character maps and deletions, applied fast to any string
 # ----------------------------------------------------------------------------------------------
 
-#: Strings at least this long (and not ASCII) are translated through NumPy instead of
-#: ``str.translate``, whose non-ASCII path does a dict lookup per character (~18 MB/s).
-_NUMPY_MIN_CHARS = 4096
-_DELETE = np.uint32(0xFFFFFFFF)
+
+def _codes(text: str) -> np.ndarray:
+    """The code points of a text as a NumPy array (lone surrogates included)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _is_sparse(text: str) -> bool:
+    """Mostly ASCII: few enough non-ASCII characters to handle them run by run."""
+    return len(text.encode("utf-8", "surrogatepass")) - len(text) < _SPARSE_SHARE * len(text)
+
+
+def _split_ascii(text: str) -> list[str]:
+    """``_NON_ASCII_SPLIT_RE.split(text)``: ASCII, non-ASCII run, ASCII, ..., ASCII.
+
+    Long texts are scanned with NumPy, several times faster than the regex engine.
+    """
+    if len(text) < _NUMPY_MIN_CHARS:
+        return _NON_ASCII_SPLIT_RE.split(text)
+    where = np.flatnonzero(_codes(text) >= 128)
+    if not len(where):
+        return [text]
+    gaps = np.flatnonzero(np.diff(where) > 1)
+    starts = [int(where[0]), *(where[gaps + 1]).tolist()]
+    ends = [*(where[gaps] + 1).tolist(), int(where[-1]) + 1]
+    parts: list[str] = []
+    pos = 0
+    for start, end in zip(starts, ends, strict=True):
+        parts.append(text[pos:start])
+        parts.append(text[start:end])
+        pos = end
+    parts.append(text[pos:])
+    return parts
 
 
 class _Table:
-    """A one-to-one (or delete) character mapping that is applied fast to any string."""
+    """A one-to-one character mapping, applied fast to any string."""
 
-    def __init__(self, mapping: dict[int, str | None]) -> None:
-        for value in mapping.values():
-            if value is not None and len(value) != 1:
-                raise ValueError("a _Table maps one character to one character or deletes it")
+    def __init__(self, mapping: dict[int, str]) -> None:
+        if any(len(value) != 1 for value in mapping.values()):
+            raise ValueError("a _Table maps one character to exactly one character")
         self.mapping = mapping
         self.touches_ascii = any(cp < 128 for cp in mapping)
+        # ASCII text goes through bytes.translate, much faster than str.translate's ASCII path
+        # (which looks every distinct character up in the dict on each call).
+        ascii_map = [chr(cp) for cp in range(256)]
+        for cp, value in mapping.items():
+            if cp < 128:
+                if not value.isascii():
+                    raise ValueError("a _Table maps ASCII to ASCII")
+                ascii_map[cp] = value
+        self._ascii_bytes = "".join(ascii_map).encode("latin-1")
         self._lut: np.ndarray | None = None
-        self._deletes = any(value is None for value in mapping.values())
 
     def __bool__(self) -> bool:
         return bool(self.mapping)
@@ -155,58 +221,117 @@ class _Table:
         if self._lut is None:
             lut = np.arange(0x110000, dtype=np.uint32)
             for cp, value in self.mapping.items():
-                lut[cp] = _DELETE if value is None else ord(value)
+                lut[cp] = ord(value)
             self._lut = lut
         return self._lut
 
     def __call__(self, text: str) -> str:
-        if not self.mapping:
+        mapping = self.mapping
+        if not mapping:
             return text
         if text.isascii():
-            return text.translate(self.mapping) if self.touches_ascii else text
+            if not self.touches_ascii:
+                return text
+            return text.encode("ascii").translate(self._ascii_bytes).decode("ascii")
         if len(text) < _NUMPY_MIN_CHARS:
-            return text.translate(self.mapping)
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-        out = self.lut()[codes]
-        if self._deletes:
-            out = out[out != _DELETE]
+            return text.translate(mapping)
+        if _is_sparse(text):
+            # Mostly ASCII: bytes.translate on the ASCII stretches, a dict on the rest.
+            parts = _split_ascii(text)
+            table = self._ascii_bytes
+            for i in range(0, len(parts), 2):
+                parts[i] = parts[i].encode("ascii").translate(table).decode("ascii")
+            for i in range(1, len(parts), 2):
+                parts[i] = parts[i].translate(mapping)
+            return "".join(parts)
+        out = self.lut()[_codes(text)]
         return out.astype("<u4", copy=False).tobytes().decode("utf-32-le", "surrogatepass")
 
 
-@functools.cache
-def _invisible_table() -> _Table:
-    return _Table(dict.fromkeys(_classes().invisible))
+def _char_class(code_points: list[int]) -> str:
+    """A regex character class for these code points, as ranges."""
+    ranges: list[tuple[int, int]] = []
+    for cp in sorted(code_points):
+        if ranges and cp == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    body = "".join(
+        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+        for lo, hi in ranges
+    )
+    return f"[{body}]"
+
+
+_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
+
+
+class _Deleter:
+    """Deletes a set of (non-ASCII) characters with regular expressions.
+
+    The BMP part is one class the regex engine tests with a bitmap (fast); code points above
+    the BMP would turn the class into a slow list of ranges, so they get their own pass, run
+    only on text that has such characters at all.
+    """
+
+    def __init__(self, code_points: list[int]) -> None:
+        self.mapping: dict[int, None] = dict.fromkeys(code_points)
+        bmp = [cp for cp in code_points if cp < 0x10000]
+        astral = [cp for cp in code_points if cp >= 0x10000]
+        self._bmp = re.compile(_char_class(bmp)) if bmp else None
+        self._astral = re.compile(_char_class(astral)) if astral else None
+
+    def __call__(self, text: str) -> str:
+        if text.isascii():
+            return text
+        if self._bmp is not None:
+            text = self._bmp.sub("", text)
+        if self._astral is not None and _ASTRAL_RE.search(text):
+            text = self._astral.sub("", text)
+        return text
 
 
 @functools.cache
-def _marks_table() -> _Table:
-    return _Table(dict.fromkeys(_classes().marks))
+def _invisible_table() -> _Deleter:
+    assert all(cp >= 128 for cp in _classes().invisible)
+    return _Deleter(_classes().invisible)
 
 
 @functools.cache
-def _punct_map() -> dict[int, str | None]:
+def _marks_table() -> _Deleter:
+    assert all(cp >= 128 for cp in _classes().marks)
+    return _Deleter(_classes().marks)
+
+
+@functools.cache
+def _joining() -> frozenset[str]:
+    return frozenset(_classes().joining)
+
+
+@functools.cache
+def _punct_map() -> dict[int, str]:
     return dict.fromkeys(_classes().punct, " ")
 
 
 @functools.cache
-def _digit_map() -> dict[int, str | None]:
+def _digit_map() -> dict[int, str]:
     return dict.fromkeys(_classes().digits, "0")
 
 
 @functools.cache
-def _space_map() -> dict[int, str | None]:
+def _space_map() -> dict[int, str]:
     return dict.fromkeys(_classes().space, " ")
 
 
 @functools.cache
-def _ascii_lower_map() -> dict[int, str | None]:
+def _ascii_lower_map() -> dict[int, str]:
     return {cp: chr(cp + 32) for cp in range(ord("A"), ord("Z") + 1)}
 
 
 @functools.cache
 def _table(*parts: str) -> _Table:
     """A _Table merging named character maps (the maps never share a key)."""
-    sources: dict[str, Callable[[], dict[int, str | None]]] = {
+    sources: dict[str, Callable[[], dict[int, str]]] = {
         "punct": _punct_map,
         "digits": _digit_map,
         "space": _space_map,
@@ -217,7 +342,7 @@ def _table(*parts: str) -> _Table:
         "confusables_fold": lambda: dict(_confusable_map(True)),
         "confusables_keep": lambda: dict(_confusable_map(False)),
     }
-    merged: dict[int, str | None] = {}
+    merged: dict[int, str] = {}
     for part in parts:
         merged.update(sources[part]())
     return _Table(merged)
@@ -296,18 +421,22 @@ _JOINER_VARIANTS = {
     "\u00b4": "'", "\u2044": "/", "\u2215": "/", "\u2236": ":", "\u066b": ".", "\u066c": ",",
 }
 _JOIN = "[" + re.escape(_JOINERS + "".join(_JOINER_VARIANTS)) + "]"
-_NUMBER = rf"(?<!\d)(?<!\d{_JOIN})\d+(?:{_JOIN}\d+)*(?!{_JOIN}?\d)"
-#: Two numbers on one line with no letter between them: a run of figures.
-_GAP = rf"[^\w{re.escape(_LINE_BREAKS)}]+"
-_FIGURES = rf"{_NUMBER}{_GAP}\d"
-_FIGURES_RE = re.compile(_FIGURES)
+#: A whole number: its first digit follows neither a digit nor digit + joiner (written as
+#: look-behinds after that digit, so the regex engine can scan for digits), and it does not
+#: stop before a joiner + digit.
+_NUMBER = rf"\d(?<!\d\d)(?<!\d{_JOIN}\d)\d*(?:{_JOIN}\d+)*(?!{_JOIN}?\d)"
 _LB = re.escape(_LINE_BREAKS)
-_TABULAR_LINE_RE = re.compile(rf"(?:\A|(?<=[{_LB}]))[^{_LB}]*?{_FIGURES}[^{_LB}]*")
+#: Two numbers on one line with no letter between them: a run of figures.
+_FIGURES_RE = re.compile(rf"{_NUMBER}[^\w{_LB}]+\d")
+#: The same for ASCII text, where it means the same and the regex engine scans faster.
+_FIGURES_ASCII_RE = re.compile(_FIGURES_RE.pattern, re.ASCII)
 _LINE_SPLIT_RE = re.compile(rf"([{_LB}])")
 
 
 def is_tabular(text: str) -> bool:
     """A line that looks like a table row / list of figures, whose digits must be kept.
+
+    (For a multi-line text: whether any of its lines is.)
 
     True when two numbers follow each other with nothing but spaces, punctuation or symbols
     between them ("| 2019 | 1,234 | 5.6 |", "83.2  357,022", "+1 555 123 4567", "9, 2018").
@@ -327,7 +456,11 @@ def is_tabular(text: str) -> bool:
 # ----------------------------------------------------------------------------------------------
 
 _HYPHENS = "-\u00ad\u2010\u2011"
-_DEHYPHEN_RE = re.compile(rf"(?<=[^\W\d_])[{_HYPHENS}][ \t]*\r?\n[ \t]*(?=[^\W\d_])")
+# (The hyphen comes first so the regex engine can scan for it; the letter before it is a
+# look-behind.)
+_DEHYPHEN_RE = re.compile(
+    rf"[{_HYPHENS}](?<=[^\W\d_][{_HYPHENS}])[ \t]*\r?\n[ \t]*(?=[^\W\d_])"
+)
 
 
 def step_nfkc(text: str) -> str:
@@ -392,18 +525,6 @@ assert tuple(STEP_FUNCTIONS) == NORMALIZE_STEPS
 # The fused pipeline
 # ----------------------------------------------------------------------------------------------
 
-#: A run of non-ASCII characters with the character before it (a combining mark composes with
-#: it). ASCII characters never compose with what precedes them, so Unicode normalization of a
-#: text equals normalization of these pieces alone, the ASCII between them left as is.
-_PIECE_RE = re.compile(r"[\x01-\x7f]?[^\x00-\x7f]+")
-
-#: Texts whose non-ASCII bytes are below this share are normalized piece by piece.
-_SPARSE_SHARE = 0.15
-_SHORT_CHARS = 64
-
-#: normalize_many joins texts into strings of about this many characters.
-_BATCH_CHARS = 1 << 20
-
 
 class _Pipeline:
     """The match-key function for one set of steps; called per text or per batch."""
@@ -411,6 +532,7 @@ class _Pipeline:
     def __init__(self, steps: tuple[str, ...]) -> None:
         on = set(steps)
         self.steps = steps
+        self._memo: dict[str, str] = {}
         self.dehyphenate = "dehyphenate" in on
         self.invisible = "whitespace" in on
         self.nfkc = "nfkc" in on
@@ -453,33 +575,56 @@ class _Pipeline:
             text = step_strip_accents(text)
         return self.early(text)
 
-    def _unicode_piece(self, match: re.Match[str]) -> str:
-        return self._unicode(match.group())
-
     def _unicode_sparse_aware(self, text: str) -> str:
-        if len(text) >= _SHORT_CHARS:
-            extra = len(text.encode("utf-8", "surrogatepass")) - len(text)
-            if extra < _SPARSE_SHARE * len(text):
-                return _PIECE_RE.sub(self._unicode_piece, text)
-        return self._unicode(text)
+        if len(text) < _SHORT_CHARS:
+            return self._unicode(text)
+        if not _is_sparse(text):
+            return self._unicode(text)
+        memo = self._memo
+        if len(memo) > _MEMO_MAX:
+            memo.clear()
+        joining = _joining()
+        parts = _split_ascii(text)  # ASCII, non-ASCII, ASCII, ..., ASCII
+        for i in range(1, len(parts), 2):
+            piece = parts[i]
+            if piece[0] in joining and parts[i - 1]:
+                # The run may attach to the ASCII character before it: take that along.
+                piece = parts[i - 1][-1] + piece
+                parts[i - 1] = parts[i - 1][:-1]
+            if len(piece) > _MEMO_PIECE_CHARS:
+                parts[i] = self._unicode(piece)
+                continue
+            key = memo.get(piece)
+            if key is None:
+                key = memo[piece] = self._unicode(piece)
+            parts[i] = key
+        return "".join(parts)
 
     # -- digits, punctuation, white space ------------------------------------------------------
     def _late(self, text: str) -> str:
         if not self.digits:
             return self.keep_digits(text)
-        fold, keep = self.fold_digits, self.keep_digits
+        figures = _FIGURES_ASCII_RE if text.isascii() else _FIGURES_RE
+        match = figures.search(text)
+        folded = self.fold_digits(text)
+        if match is None:
+            return folded
+        # Keep the digits of each line that holds a run of figures. The maps are one-to-one,
+        # so the lines sit at the same offsets in the folded text: patch them in.
+        keep = self.keep_digits
+        breaks = [c for c in _LINE_BREAKS if c in text]
         out: list[str] = []
         pos = 0
-        for match in _TABULAR_LINE_RE.finditer(text):
+        while match is not None:
             start, end = match.span()
-            if start > pos:
-                out.append(fold(text[pos:start]))
-            out.append(keep(match.group()))
-            pos = end
-        if not out:
-            return fold(text)
-        if pos < len(text):
-            out.append(fold(text[pos:]))
+            line_start = max([pos - 1, *(text.rfind(c, pos, start) for c in breaks)]) + 1
+            ends = [i for i in (text.find(c, end) for c in breaks) if i >= 0]
+            line_end = min(ends, default=len(text))
+            out.append(folded[pos:line_start])
+            out.append(keep(text[line_start:line_end]))
+            pos = line_end
+            match = figures.search(text, pos)
+        out.append(folded[pos:])
         return "".join(out)
 
     def run(self, text: str, batch: bool = False) -> str:
@@ -491,26 +636,23 @@ class _Pipeline:
         if self.whitespace:
             while "  " in text:
                 text = text.replace("  ", " ")
-            text = text.strip(" ")
-            if batch:
-                text = text.replace(" " + _SEP, _SEP).replace(_SEP + " ", _SEP)
+            if not batch:  # (a batch strips each text after the split)
+                text = text.strip(" ")
         return text
 
     def __call__(self, text: str) -> str:
         return self.run(text)
 
     def many(self, texts: Sequence[str]) -> list[str]:
+        texts = list(texts)
+        ends = list(itertools.accumulate(map(len, texts)))  # chunk by total length
         out: list[str] = []
-        chunk: list[str] = []
-        size = 0
-        for text in texts:
-            chunk.append(text)
-            size += len(text) + 1
-            if size >= _BATCH_CHARS:
-                out.extend(self._batch(chunk))
-                chunk, size = [], 0
-        if chunk:
-            out.extend(self._batch(chunk))
+        start = 0
+        while start < len(texts):
+            base = ends[start - 1] if start else 0
+            stop = bisect.bisect_left(ends, base + _BATCH_CHARS, lo=start) + 1
+            out.extend(self._batch(texts[start:stop]))
+            start = stop
         return out
 
     def _batch(self, texts: list[str]) -> list[str]:
@@ -520,7 +662,7 @@ class _Pipeline:
         if joined.count(_SEP) == len(texts) - 1:
             keys = self.run(joined, batch=True).split(_SEP)
             if len(keys) == len(texts):
-                return keys
+                return list(map(str.strip, keys)) if self.whitespace else keys
         # A text contains the separator itself: no safe join, do them one by one.
         return [self.run(text) for text in texts]
 
@@ -546,12 +688,17 @@ def normalizer(steps: tuple[str, ...]) -> Callable[[str], str]:
     Steps may be given in any order; they always run in the canonical order (see the module
     docstring). An unknown step name raises ValueError.
     """
-    return _pipeline(_canonical(tuple(steps)))
+    return _pipeline_for(tuple(steps))
+
+
+@functools.cache
+def _pipeline_for(steps: tuple[str, ...]) -> _Pipeline:
+    return _pipeline(_canonical(steps))
 
 
 def normalize(text: str, steps: tuple[str, ...] = NORMALIZE_STEPS) -> str:
     """The match key of one text (for many texts, normalize_many is faster)."""
-    return _pipeline(_canonical(tuple(steps))).run(text)
+    return _pipeline_for(tuple(steps)).run(text)
 
 
 def normalize_many(texts: Sequence[str], steps: tuple[str, ...] = NORMALIZE_STEPS) -> list[str]:
@@ -561,4 +708,4 @@ def normalize_many(texts: Sequence[str], steps: tuple[str, ...] = NORMALIZE_STEP
     a rule see across (it counts as a line end), normalized as one string, and split again. A
     batch in which some text itself contains NUL is normalized text by text.
     """
-    return _pipeline(_canonical(tuple(steps))).many(texts)
+    return _pipeline_for(tuple(steps)).many(texts)
