@@ -44,5 +44,21 @@ review: $(STAMP)  ## the review page of the seed scrape: out/review.html (open i
 	@mkdir -p out
 	$(BIN)/dedupe review fixtures/news_scrape.noisy.txt -o out/review.html
 
+bench-index: $(STAMP)  ## persistent index of 1M units (SQLite; Redis 200k): index and query units/s, bytes per unit (benchmarks/out/)
+	$(BIN)/python -m benchmarks.index_bench $(if $(UNITS),--units $(UNITS),) $(if $(REDIS_UNITS),--redis-units $(REDIS_UNITS),) --set candidate_threshold=$(or $(CANDIDATE),0.7)
+
+bench: $(STAMP)  ## speed: end to end at 10 and 50 MB, the naive recipe, each stage, fast == plain (benchmarks/out/speed.json)
+	$(BIN)/python -m benchmarks.speed $(if $(SIZES),--sizes $(SIZES),)
+
+bench-spark: $(STAMP)  ## Spark engine at 5-40 MB on local[2]: time, shuffle bytes, growth (benchmarks/out/)
+	$(BIN)/python -m benchmarks.spark_bench $(if $(SIZES),--sizes $(SIZES),)
+
+accuracy: $(STAMP)  ## labelled noisy corpus: presets vs a naive MinHash baseline, per noise level (benchmarks/out/accuracy.json)
+	$(BIN)/python -m benchmarks.accuracy $(if $(SEED),--seed $(SEED),)
+
+fuzz: $(STAMP)  ## the long campaign: 2000 hypothesis examples per property, gigabyte bombs, slow fault tests
+	HYPOTHESIS_PROFILE=fuzz DEDUPE_SLOW_TESTS=1 $(BIN)/python -m pytest -q \
+		--durations=10 tests/test_fuzz.py tests/test_limits.py tests/test_faults.py
+
 clean:
 	rm -rf out benchmarks/out .pytest_cache .mypy_cache .ruff_cache

@@ -70,15 +70,21 @@ class Config:
     short_unit_chars: int = 30  # units shorter than this (normalized) match by edit similarity
     short_unit_threshold: float = 0.9  # edit similarity (0..1) for short units
 
-    # --- thresholds ----------------------------------------------------------------------
-    unit_threshold: float = 0.7  # Jaccard of shingle sets for two units to match
-    document_threshold: float = 0.8  # Jaccard of content shingle sets for two documents
+    # --- thresholds (docs/accuracy.md: what each does, measured) ---------------------------
+    unit_threshold: float = 0.7  # Jaccard of shingle sets at which two units match ...
+    unit_edit_threshold: float = 0.9  # ... or edit similarity of their match keys (long units)
+    document_threshold: float = 0.6  # share of content matched, unit by unit, for two documents
+    candidate_threshold: float = 0.3  # Jaccard from which the LSH proposes pairs to verify
+    word_veto: bool = True  # similar units whose differing words are facts do not match
+    word_tolerance: float = 0.3  # share of a word's letters typos may change (word veto)
+    containment_threshold: float = 0.9  # edit similarity of a unit to a window of a longer one
 
     # --- policies ------------------------------------------------------------------------
     drop_near_duplicate_documents: bool = True
     drop_repeated_in_document: bool = True
     drop_boilerplate: bool = True
     drop_duplicated_content: bool = True
+    drop_contained: bool = False  # a line repeated inside a longer line of its document goes
     boilerplate_min_docs: int = 2  # a short unit in this many kept documents is boilerplate
     boilerplate_max_chars: int = 100  # longer units are content, never boilerplate
 
@@ -97,10 +103,13 @@ class Config:
         # Keep the canonical order whatever order the user listed them in.
         ordered = tuple(s for s in NORMALIZE_STEPS if s in self.normalize_steps)
         object.__setattr__(self, "normalize_steps", ordered)
-        for name in ("unit_threshold", "document_threshold", "short_unit_threshold"):
+        for name in ("unit_threshold", "unit_edit_threshold", "document_threshold",
+                     "short_unit_threshold", "candidate_threshold", "containment_threshold"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        if not 0.0 <= self.word_tolerance < 1.0:
+            raise ConfigError(f"word_tolerance must be in [0, 1), got {self.word_tolerance}")
         for name in ("shingle_size", "num_perm", "boilerplate_min_docs", "blank_lines"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -140,12 +149,29 @@ class Config:
         keys = ("unit", "normalize_steps", "shingle_size", "num_perm", "seed", "short_unit_chars")
         return {k: self.as_dict()[k] for k in keys}
 
+    @property
+    def unit_lsh_threshold(self) -> float:
+        """The Jaccard the unit band keys are tuned for (datasketch's band parameters): below
+        the verification thresholds, so that noisy copies still become candidates."""
+        return min(self.candidate_threshold, self.unit_threshold)
 
-#: Named threshold sets; see the README for their measured precision and recall.
+    @property
+    def document_lsh_threshold(self) -> float:
+        """The Jaccard the document band keys (content shingles) are tuned for."""
+        return self.candidate_threshold
+
+
+#: Named threshold sets, each measured by ``make accuracy`` (docs/accuracy.md has the table).
+#: default: typos and OCR slips up to ~3 per 100 characters, hard negatives kept apart.
+#: strict: precision first: closer copies only, stricter word veto, boilerplate needs 3 pages.
+#: noisy: OCR- and typo-heavy text (~10 per 100): looser similarity, lower LSH threshold
+#: (more candidates, slower), 4-character shingles, a more tolerant word veto.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "strict": {"unit_threshold": 0.85, "document_threshold": 0.9, "short_unit_threshold": 0.95},
-    "noisy": {"unit_threshold": 0.5, "document_threshold": 0.6, "short_unit_threshold": 0.8,
+    "strict": {"unit_threshold": 0.85, "unit_edit_threshold": 0.92, "short_unit_threshold": 0.92,
+               "document_threshold": 0.7, "word_tolerance": 0.25, "boilerplate_min_docs": 3},
+    "noisy": {"unit_threshold": 0.5, "unit_edit_threshold": 0.8, "short_unit_threshold": 0.8,
+              "document_threshold": 0.5, "candidate_threshold": 0.15, "word_tolerance": 0.5,
               "shingle_size": 4},
 }
 

@@ -12,7 +12,7 @@ with leaders, so A~B and B~C never pull C towards A.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,10 +21,11 @@ from datasketch.lsh import _optimal_param
 from rapidfuzz import fuzz
 from rapidfuzz import process as rf_process
 
-from dedupe.fingerprint import jaccard
+from dedupe.lsh import BandTable, SetStore, band_keys_into, flatten, jaccard_pairs
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
+_BAND_TAG = np.uint64(0xA0761D6478BD642F)
 
 
 @lru_cache(maxsize=64)
@@ -41,6 +42,9 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     2**-64 collision chance, which verification makes harmless): the same candidates that
     MinHashLSH's band hash tables would give, without one Python call per key.
     """
+    fast = band_keys_into(signatures, bands, rows)  # the same formula, compiled
+    if fast is not None:
+        return fast
     sig = np.ascontiguousarray(signatures, dtype=np.uint64)
     n = sig.shape[0]
     keys = np.empty((n, bands), dtype=np.uint64)
@@ -62,42 +66,137 @@ class Match:
 
 
 class LongIndex:
-    """Leaders of long units (or documents): band tables plus their shingle sets."""
+    """Leaders of long units (or documents): band tables plus their shingle sets.
 
-    def __init__(self, threshold: float) -> None:
+    Compact and bulk (dedupe.lsh): one numpy hash table over (band, key) -> leader row, and
+    the leaders' shingle sets in a store that moves to a temporary file beyond
+    ``memory_budget`` bytes. Rows are the order of ``add``; the tie-break is that order.
+    """
+
+    #: Leaders added since the last flush are compared directly (no table) until there are
+    #: this many: a small index (one document's units) never builds a table at all.
+    _RECENT = 64
+
+    def __init__(self, threshold: float, *, memory_budget: int = 32 << 20) -> None:
         self.threshold = threshold
-        self._tables: list[dict[int, list[Hashable]]] = []
-        self._sets: dict[Hashable, np.ndarray] = {}
-        self._order: dict[Hashable, int] = {}
+        self._leaders: list[Hashable] = []
+        self._table = BandTable()
+        self._sets = SetStore(memory_budget)
+        self._recent: np.ndarray | None = None  # band keys of the last leaders, not in the table
+        self._n_recent = 0
+        #: Optional verification (dedupe.verify): called as verify(item, leader, jaccard) for
+        #: every candidate, it returns the pair's similarity or None to reject it, and then
+        #: replaces the Jaccard threshold (the caller knows the items' and leaders' texts).
+        self.verify: Callable[[int, Hashable, float], float | None] | None = None
+        #: The same for all candidates of a lookup at once (preferred when set): called with
+        #: the items, the leaders and the Jaccards of every candidate pair, it returns each
+        #: pair's similarity, NaN to reject it.
+        self.verify_many: Callable[[np.ndarray, list[Hashable], np.ndarray],
+                                   np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self._leaders)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table and the in-memory part of the sets (not the leader ids)."""
+        return self._table.nbytes + self._sets.nbytes
 
     def find(self, keys: np.ndarray, shingles: np.ndarray) -> Match | None:
         """The most similar leader at or above the threshold (ties: the earliest), or None."""
-        if not self._tables:
-            return None
-        seen: set[Hashable] = set()
-        for table, key in zip(self._tables, keys.tolist(), strict=False):
-            bucket = table.get(key)
-            if bucket:
-                seen.update(bucket)
-        best: Match | None = None
-        best_order = 0
-        for leader in seen:
-            sim = jaccard(shingles, self._sets[leader])
-            if sim < self.threshold:
-                continue
-            order = self._order[leader]
-            better = best is None or sim > best.similarity
-            if better or (best is not None and sim == best.similarity and order < best_order):
-                best, best_order = Match(leader, sim), order
-        return best
+        return self.find_many(np.asarray(keys).reshape(1, -1), [shingles])[0]
+
+    def find_many(self, keys: np.ndarray, sets: Sequence[np.ndarray]) -> list[Match | None]:
+        """``find`` for several items at once: one table probe for all of them.
+
+        Equal to calling ``find`` for each item in turn with no ``add`` in between (so an item
+        never sees another of the same call; ``batch_collisions`` says which could have).
+        """
+        results: list[Match | None] = [None] * len(sets)
+        if not self._leaders or not len(sets):
+            return results
+        if self._n_recent and len(self._leaders) > self._n_recent:
+            self._flush()  # a large index: one insert per call beats comparing with the recent
+        items, rows = self._table.probe(keys)
+        if self._n_recent:
+            recent = self._recent[: self._n_recent]  # type: ignore[index]
+            hit_item, hit_recent = np.nonzero((keys[:, None, :] == recent[None, :, :]).any(axis=2))
+            if hit_item.size:
+                first = len(self._leaders) - self._n_recent
+                items = np.concatenate([items, hit_item])
+                rows = np.concatenate([rows, hit_recent + first])
+        if not items.size:
+            return results
+        pairs = np.unique((items << 32) | rows)  # sorted: by item, then row (= add order)
+        p_item = pairs >> 32
+        p_row = pairs & 0xFFFFFFFF
+        # Every candidate's exact Jaccard in one compiled pass over the sets.
+        q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
+        uniq, where = np.unique(p_row, return_inverse=True)
+        l_data, l_off = self._sets.gather(uniq)
+        sims = jaccard_pairs(q_data, q_off, p_item, l_data, l_off, where.reshape(-1))
+        if self.verify_many is not None:
+            sims = np.asarray(self.verify_many(
+                p_item, [self._leaders[r] for r in p_row.tolist()], sims), dtype=np.float64)
+        elif self.verify is not None:
+            checked = [self.verify(item, self._leaders[row], sim) for item, row, sim
+                       in zip(p_item.tolist(), p_row.tolist(), sims.tolist(), strict=True)]
+            sims = np.array([np.nan if c is None else c for c in checked], dtype=np.float64)
+        else:
+            sims[sims < self.threshold] = np.nan
+        ok = ~np.isnan(sims)
+        if not ok.any():
+            return results
+        # Per item: the most similar accepted leader, ties to the earliest.
+        a_item, a_row, a_sim = p_item[ok], p_row[ok], sims[ok]
+        order = np.lexsort((a_row, -a_sim, a_item))
+        is_first = np.ones(order.size, dtype=bool)
+        is_first[1:] = a_item[order][1:] != a_item[order][:-1]
+        for k in order[is_first].tolist():
+            results[int(a_item[k])] = Match(self._leaders[int(a_row[k])], float(a_sim[k]))
+        return results
+
+    def _flush(self) -> None:
+        if self._n_recent and self._recent is not None:
+            first = len(self._leaders) - self._n_recent
+            self._table.insert(self._recent[: self._n_recent],
+                               np.arange(first, len(self._leaders), dtype=np.int64))
+            self._n_recent = 0
 
     def add(self, leader: Hashable, keys: np.ndarray, shingles: np.ndarray) -> None:
-        if not self._tables:
-            self._tables = [{} for _ in range(len(keys))]
-        for table, key in zip(self._tables, keys.tolist(), strict=False):
-            table.setdefault(key, []).append(leader)
-        self._sets[leader] = shingles
-        self._order[leader] = len(self._order)
+        if self._recent is None:
+            self._recent = np.empty((self._RECENT, len(keys)), dtype=np.uint64)
+        elif self._n_recent == self._RECENT:
+            self._flush()
+        self._recent[self._n_recent] = keys
+        self._n_recent += 1
+        self._leaders.append(leader)
+        self._sets.append(shingles)
+
+
+def batch_collisions(keys: np.ndarray) -> np.ndarray:
+    """For each row of band keys, whether it shares a (band, key) with an earlier row.
+
+    The items of a ``find_many`` call that could have matched a leader added by an earlier
+    item of the same call, had they been found and added one by one.
+    """
+    n, bands = keys.shape
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    with np.errstate(over="ignore"):  # tag each key with its band: equal pairs, equal tags
+        tagged = (keys + np.arange(bands, dtype=np.uint64) * _BAND_TAG).reshape(-1)
+    tagged.sort()
+    if not (tagged[1:] == tagged[:-1]).any():
+        return out  # the common case, in one sort; otherwise the exact answer below
+    flat = keys.reshape(-1)
+    band = np.tile(np.arange(bands), n)
+    item = np.repeat(np.arange(n), bands)
+    order = np.lexsort((item, flat, band))
+    f, b, it = flat[order], band[order], item[order]
+    same = (f[1:] == f[:-1]) & (b[1:] == b[:-1])
+    out[it[1:][same]] = True
+    return out
 
 
 def edit_similarity(a: str, b: str) -> float:
@@ -117,6 +216,8 @@ class ShortIndex:
         self._exact: dict[str, Hashable] = {}
         self._blocks: dict[str, list[str]] = {}
         self._rank: dict[str, int] = {}
+        #: Optional veto (dedupe.verify): veto(key, leader_key) True rejects a similar pair.
+        self.veto: Callable[[str, str], bool] | None = None
 
     @staticmethod
     def _block_keys(key: str) -> tuple[str, str]:
@@ -134,9 +235,15 @@ class ShortIndex:
             return None
         # extractOne returns the first of equal scores: sort so that the first is the earliest.
         ordered = sorted(candidates, key=self._rank.__getitem__)
-        best = rf_process.extractOne(
-            key, ordered, scorer=fuzz.ratio, score_cutoff=self.threshold * 100.0
-        )
+        cutoff = self.threshold * 100.0
+        if self.veto is not None:  # the best candidate that the veto lets through
+            scored = rf_process.extract(key, ordered, scorer=fuzz.ratio, score_cutoff=cutoff,
+                                        limit=None)
+            for other, score, _ in sorted(scored, key=lambda x: (-x[1], x[2])):
+                if not self.veto(key, other):
+                    return Match(self._exact[other], float(score) / 100.0)
+            return None
+        best = rf_process.extractOne(key, ordered, scorer=fuzz.ratio, score_cutoff=cutoff)
         if best is None:
             return None
         return Match(self._exact[best[0]], float(best[1]) / 100.0)

@@ -2,31 +2,40 @@
 
 Formats: plain text (documents separated by blank lines or a separator line), JSON Lines (one
 record per line; every field but the text is written back unchanged), Parquet (pyarrow).
-Compression by extension: ``.gz`` (gzip), ``.zst`` (zstandard), streamed, so a bomb cannot
-exhaust memory. Every read error names the file and line.
+Compression by extension: ``.gz`` (gzip), ``.zst`` (zstandard), streamed; and no reader holds
+more than ``record_byte_limit`` bytes of one document, so neither a bomb nor a giant line can
+exhaust memory. Every read error names the file and line. Writing: see OutputSet.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import io
 import json
 import os
+import re
+import signal
 import sys
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from dedupe.config import Config
+from dedupe.config import Config, ConfigError
 from dedupe.model import Document, Result
 
 STDIN = "-"
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _BINARY_SNIFF = 8192
+_MIN_RECORD_BYTES = 1 << 20
+_PIECE = 1 << 20  # lines are read in pieces of this size: a giant line is never read whole
+_JOIN_LINES = 4096  # a text document's lines are joined into one string in blocks of this many
+_COPY_LINE = 1 << 16  # shorter lines are sliced (a copy); longer ones are viewed in place
 
 
 class InputError(Exception):
@@ -149,89 +158,215 @@ class _ZstdReader(io.RawIOBase):
         super().close()
 
 
-def _binary_lines(path: str, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Numbered raw lines without their line ending; turns stream faults into InputError."""
-    number = 0
-    try:
-        for number, raw in enumerate(stream, start=1):
-            if number == 1 and b"\x00" in raw[:_BINARY_SNIFF]:
-                raise InputError(f"{path}:1: looks like a binary file (NUL byte), not text")
-            yield number, raw.rstrip(b"\n").rstrip(b"\r")
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise InputError(
-            f"{path}:{number + 1}: truncated or corrupt compressed data ({exc})"
-        ) from None
-    except OSError as exc:  # includes zstd errors and read faults
-        raise InputError(f"{path}:{number + 1}: read failed: {exc}") from None
+class _Lines:
+    """Numbered raw lines of a stream, without their line ending, at most `limit` bytes each.
+
+    A longer line comes out as None: it is read past in pieces and never held whole, so one
+    giant line (or a decompression bomb of one) cannot exhaust memory (with read_past=False
+    the caller stops there, and so does the reading). A class rather than a generator so that
+    no suspended frame keeps the previous line's bytes alive. Stream faults become InputError
+    naming the line.
+    """
+
+    def __init__(self, path: str, stream: BinaryIO, limit: int, read_past: bool = True) -> None:
+        self.path = path
+        self.stream = stream
+        self.limit = limit
+        self.read_past = read_past
+        self.number = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> tuple[int, bytes | memoryview | None]:
+        try:
+            piece: bytes = self.stream.readline(_PIECE)
+            if not piece:
+                raise StopIteration
+            self.number += 1
+            if self.number == 1 and b"\x00" in piece[:_BINARY_SNIFF]:
+                raise InputError(f"{self.path}:1: looks like a binary file (NUL byte), not text")
+            data: bytes | bytearray = piece
+            if len(piece) == _PIECE and not piece.endswith(b"\n"):  # the line goes on
+                del piece
+                rest = self._rest_of_line(data)
+                if rest is None:
+                    return self.number, None
+                data = rest
+            elif len(piece) < _COPY_LINE:  # the common case: copying a short line costs least
+                line = piece.rstrip(b"\r\n")  # one \n (readline) and the \r(s) before it
+                return self.number, (line if len(line) <= self.limit else None)
+            end = len(data) - data.endswith(b"\n")
+            while end and data[end - 1] == 0x0D:
+                end -= 1
+            if end > self.limit:
+                return self.number, None
+            return self.number, memoryview(data)[:end]  # a long line: no second copy
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(f"{self.path}:{self.number + 1}: truncated or corrupt compressed "
+                             f"data ({exc})") from None
+        except OSError as exc:  # includes zstd errors and read faults
+            raise InputError(f"{self.path}:{self.number + 1}: read failed: {exc}") from None
+
+    def _rest_of_line(self, head: bytes | bytearray) -> bytearray | None:
+        """A line longer than one piece, gathered in one growing buffer (no second copy);
+        None, with the rest read past, once it is over the limit."""
+        line = bytearray(head)
+        while not line.endswith(b"\n"):
+            if len(line) > self.limit + 2:  # + "\r\n": certainly over
+                del line
+                while self.read_past:
+                    piece = self.stream.readline(_PIECE)
+                    if not piece or piece.endswith(b"\n"):
+                        break
+                return None
+            piece = self.stream.readline(_PIECE)
+            if not piece:
+                break
+            line += piece
+        return line
 
 
-def _decode(path: str, number: int, raw: bytes, config: Config) -> str:
+def record_byte_limit(config: Config) -> int:
+    """The most bytes of one document (text) or record (JSON line) a reader holds.
+
+    A document over ``max_document_chars`` characters is passed through unmatched, which needs
+    it in memory. Past 4 bytes per allowed character it is over the limit in any encoding
+    dedupe decodes, so the readers stop there rather than read it all: memory stays bounded by
+    the config, not by the input (at least 1 MiB, for tiny limits).
+    """
+    return max(4 * config.max_document_chars, _MIN_RECORD_BYTES)
+
+
+def _too_large(path: str, line: int, limit: int) -> str:
+    return (f"{path}:{line}: document larger than {limit} bytes (4 x --max-document-chars): "
+            "too large to read or pass through")
+
+
+def _decode(path: str, number: int, raw: bytes | memoryview, config: Config) -> str:
     try:
-        return raw.decode(config.encoding, errors=config.encoding_errors)
+        return str(raw, config.encoding, config.encoding_errors)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}:{number}: invalid {config.encoding} at byte {exc.start} "
             "(use --encoding or --encoding-errors replace)"
         ) from None
-    except LookupError:
-        raise InputError(f"unknown encoding {config.encoding!r}") from None
+
+
+def _lossless(raw: bytes | memoryview, encoding: str) -> str:
+    """Undecodable text kept for on_error=pass: bad bytes become surrogates, written back as
+    the same bytes."""
+    try:
+        return str(raw, encoding, "surrogateescape")
+    except UnicodeDecodeError:  # a multi-byte encoding whose damage surrogateescape can't hold
+        return str(raw, encoding, "replace")
+
+
+def _is_blank(line: str) -> bool:
+    return not line or line.isspace()  # = not line.strip(), without copying a giant line
+
+
+def _compact(lines: list[str], done: int) -> int:
+    """Join the lines after the first `done` (already joined) into one string, up to the last
+    non-blank line; returns the new `done`. A document of a million one-character lines would
+    otherwise cost ~60 bytes per line in list and string overhead."""
+    end = len(lines)
+    while end > done and _is_blank(lines[end - 1]):
+        end -= 1
+    if end == done:  # only blank lines: one blank block (trimmed as a whole if trailing)
+        end = len(lines)
+    lines[done:end] = ["\n".join(lines[done:end])]
+    return done + 1
 
 
 def _text_documents(path: str, stream: BinaryIO, config: Config) -> Iterator[Document | BadRecord]:
-    """Split a text stream into documents at `blank_lines` blank lines or a separator line."""
+    """Split a text stream into documents at `blank_lines` blank lines or a separator line.
+
+    A document over record_byte_limit(config) bytes (its text's, up to its last non-blank
+    line; or a run of blank lines over it) is read to its end without being kept and becomes
+    a bad record (or an InputError with on_error=fail).
+    """
+    limit = record_byte_limit(config)
     lines: list[str] = []
+    joined = 0  # leading entries of `lines` that are already blocks of joined lines
+    size = 0  # bytes of the document's text so far, to its last non-blank line
+    blanks = 0  # bytes of the blank lines held after that line (trimmed if nothing follows)
+    too_large = False  # the document is over the limit: read on to its end, keep nothing
     start = 0
     blank_run = 0
     ordinal = 0
     error: str | None = None
 
     def flush() -> Iterator[Document | BadRecord]:
-        nonlocal lines, ordinal, error
-        while lines and not lines[-1].strip():
+        nonlocal lines, joined, size, blanks, too_large, ordinal, error
+        while lines and _is_blank(lines[-1]):
             lines.pop()
-        if lines:
+        if too_large:
             ordinal += 1
+            yield BadRecord(path, start, _too_large(path, start, limit), None)
+        elif lines:
+            ordinal += 1
+            text = "\n".join(lines)
+            lines = []
             if error is not None:
-                yield BadRecord(path, start, error, "\n".join(lines))
+                yield BadRecord(path, start, error, text)
             else:
-                yield Document(id=f"{path}:{ordinal}", text="\n".join(lines), source=path,
-                               line=start)
-        lines = []
-        error = None
+                yield Document(id=f"{path}:{ordinal}", text=text, source=path, line=start)
+        lines, joined, size, blanks, too_large, error = [], 0, 0, 0, False, None
 
+    separator, blank_lines, fail = config.separator, config.blank_lines, config.on_error == "fail"
     try:
-        for number, raw in _binary_lines(path, stream):
-            try:
-                line = _decode(path, number, raw, config)
-            except InputError as exc:
-                if config.on_error == "fail":
-                    raise
-                error = error or str(exc)
-                line = raw.decode(config.encoding, errors="surrogateescape")
-            is_blank = not line.strip()
-            if config.separator is not None:
-                if line.strip() == config.separator:
+        for number, raw in _Lines(path, stream, limit, not fail):
+            if raw is None:  # one line over the limit: the document is too large
+                line = "x"  # stands for it: not blank, not a separator
+                nbytes = limit + 1
+            else:
+                nbytes = len(raw)
+                try:
+                    line = _decode(path, number, raw, config)
+                except InputError as exc:
+                    if fail:
+                        raise
+                    error = error or str(exc)
+                    line = _lossless(raw, config.encoding)
+                del raw  # only the decoded line is held
+            in_document = bool(lines) or too_large
+            is_blank = not line or line.isspace()  # = not line.strip(), without a copy
+            if separator is not None:
+                if not is_blank and separator in line and line.strip() == separator:
                     yield from flush()
                     continue
             elif is_blank:
                 blank_run += 1
-                if blank_run >= config.blank_lines and lines:
+                if blank_run >= blank_lines and in_document:
                     yield from flush()
-                if not lines:
+                    continue
+                if not in_document:
                     continue
             else:
                 blank_run = 0
-            if not lines:
+            if not in_document:
                 if is_blank:
                     continue
                 start = number
+            if is_blank:
+                blanks += nbytes + 1
+            else:  # the text joins lines with "\n"
+                size, blanks = size + blanks + nbytes + (size > 0), 0
+            if too_large or size > limit or blanks > limit:
+                if fail:
+                    raise InputError(_too_large(path, start, limit))
+                lines, joined, too_large = [], 0, True  # read on to its end, keep nothing
+                continue
             lines.append(line)
+            if len(lines) - joined >= _JOIN_LINES:
+                joined = _compact(lines, joined)
         yield from flush()
     except InputError as exc:
         if config.on_error == "fail":
             raise
         # A stream fault mid-file: what was read of the current document is not trustworthy.
-        if lines:
+        if lines or too_large:
             yield BadRecord(path, start, str(exc), None)
         else:
             yield BadRecord(path, 0, str(exc), None)
@@ -258,30 +393,50 @@ def record_document(
 
 
 def _jsonl_documents(path: str, stream: BinaryIO, config: Config) -> Iterator[Document | BadRecord]:
+    limit = record_byte_limit(config)
     try:
-        for number, raw in _binary_lines(path, stream):
+        for number, raw in _Lines(path, stream, limit, config.on_error != "fail"):
             try:
-                line = _decode(path, number, raw, config)
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(
-                        f"{path}:{number}: malformed JSON ({exc.msg} at column {exc.colno})"
-                    ) from None
-                if not isinstance(record, dict):
-                    kind = type(record).__name__
-                    raise InputError(f"{path}:{number}: JSON value is {kind}, not an object")
-                yield record_document(record, path, number, config, f"{path}:{number}")
+                if raw is None:
+                    raise InputError(_too_large(path, number, limit))
+                doc = _json_record(path, number, raw, config)
             except InputError as exc:
                 if config.on_error == "fail":
                     raise
-                yield BadRecord(path, number, str(exc), raw.decode("utf-8", "surrogateescape"))
+                text = None if raw is None else str(raw, "utf-8", "surrogateescape")
+                del raw
+                yield BadRecord(path, number, str(exc), text)
+                continue
+            del raw  # only the record is held while the document is downstream
+            if doc is not None:
+                yield doc
     except InputError as exc:
         if config.on_error == "fail":
             raise
         yield BadRecord(path, 0, str(exc), None)
+
+
+def _json_record(path: str, number: int, raw: bytes | memoryview, config: Config
+                 ) -> Document | None:
+    """The document of one JSON line (None for a blank line); InputError when unusable."""
+    line = _decode(path, number, raw, config)
+    if number == 1:
+        line = line.removeprefix("\ufeff")  # a byte order mark some exporters write
+    if _is_blank(line):
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}:{number}: malformed JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise InputError(f"{path}:{number}: malformed JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InputError(f"{path}:{number}: unreadable JSON value ({exc})") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}:{number}: JSON value is {type(record).__name__}, not an object")
+    return record_document(record, path, number, config, f"{path}:{number}")
 
 
 def _parquet_documents(path: str, config: Config) -> Iterator[Document | BadRecord]:
@@ -289,22 +444,36 @@ def _parquet_documents(path: str, config: Config) -> Iterator[Document | BadReco
 
     if path == STDIN:
         raise InputError("-: Parquet cannot be read from stdin; give a file path")
-    try:
-        parquet = pq.ParquetFile(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     row = 0
-    for batch in parquet.iter_batches(batch_size=4096):
-        for record in batch.to_pylist():
-            row += 1
+    try:
+        if Path(path).is_dir():
+            raise InputError(f"{path}: is a directory, not a file")
+        try:
+            parquet = pq.ParquetFile(path)
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+        batches = parquet.iter_batches(batch_size=4096)
+        while True:
             try:
-                yield record_document(record, path, row, config, f"{path}:{row}")
-            except InputError as exc:
-                if config.on_error == "fail":
-                    raise
-                yield BadRecord(path, row, str(exc), None)
+                batch = next(batches, None)
+            except Exception as exc:  # a corrupt row group, a read fault
+                raise InputError(f"{path}:{row + 1}: unreadable Parquet data ({exc})") from None
+            if batch is None:
+                return
+            for record in batch.to_pylist():
+                row += 1
+                try:
+                    yield record_document(record, path, row, config, f"{path}:{row}")
+                except InputError as exc:
+                    if config.on_error == "fail":
+                        raise
+                    yield BadRecord(path, row, str(exc), None)
+    except InputError as exc:
+        if config.on_error == "fail":
+            raise
+        yield BadRecord(path, row + 1 if row else 0, str(exc), None)
 
 
 def read_path(path: str, config: Config) -> Iterator[Document | BadRecord]:
@@ -334,8 +503,13 @@ def read_inputs(paths: Iterable[str], config: Config) -> Iterator[Document]:
     """Every document of every input, numbered in run order (the keep-first order).
 
     A bad record under on_error=skip|pass becomes a Document with ``error`` set, so it is
-    counted and audited instead of vanishing.
+    counted and audited instead of vanishing. An unknown encoding is a ConfigError, raised
+    before anything is read.
     """
+    try:
+        codecs.lookup(config.encoding)
+    except LookupError:
+        raise ConfigError(f"encoding: unknown encoding {config.encoding!r}") from None
     ordinal = 0
     for path in paths:
         for item in read_path(path, config):
@@ -384,20 +558,119 @@ def output_record(result: Result, config: Config) -> dict[str, Any]:
 
 
 def format_results(results: Iterable[Result], fmt: str, config: Config) -> Iterator[str]:
-    """Serialized chunks of the kept documents, in order."""
+    """Serialized chunks of the kept documents, in order.
+
+    Separators and line ends are chunks of their own, so a giant document is never copied
+    just to add a newline to it.
+    """
     first = True
     for result in results:
         if result.text is None:
             continue
         if fmt == "jsonl" and result.document.error is not None:
-            yield f"{result.text}\n"  # on_error=pass: the unreadable line, byte for byte
+            yield result.text  # on_error=pass: the unreadable line, byte for byte
         elif fmt == "jsonl":
-            yield json.dumps(output_record(result, config), ensure_ascii=False) + "\n"
+            yield json_line(output_record(result, config))
         else:
-            yield ("" if first else "\n\n\n") + result.text
+            if not first:
+                yield "\n\n\n"
+            yield result.text
+        if fmt == "jsonl":
+            yield "\n"
         first = False
     if fmt != "jsonl" and not first:
         yield "\n"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """JSON text made valid UTF-8: each lone surrogate becomes a \\uXXXX escape.
+
+    Surrogates come from undecodable input bytes (kept by surrogateescape for on_error=pass
+    and skip) or from \\ud800-style escapes in JSON input; in JSON they can only sit inside
+    strings, where the escape reads back as the same string.
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_line(value: Any) -> str:
+    """One JSON value on one line (no newline), valid UTF-8 whatever its strings hold."""
+    return escape_surrogates(json.dumps(value, ensure_ascii=False))
+
+
+def _encode_errors(exc: UnicodeError) -> tuple[bytes, int]:
+    """Output encoding errors: bytes smuggled in by surrogateescape go out as they came in
+    (pass-through is byte for byte); any other lone surrogate becomes U+FFFD."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = bytearray()
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        out += bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else "\ufffd".encode()
+    return bytes(out), exc.end
+
+
+codecs.register_error("dedupe-output", _encode_errors)
+_ENCODE_PIECE = 1 << 20  # characters encoded at a time: a giant document is not copied whole
+
+
+def _encoded(chunk: str) -> Iterator[bytes]:
+    if len(chunk) <= _ENCODE_PIECE:
+        yield chunk.encode("utf-8", "dedupe-output")
+        return
+    for i in range(0, len(chunk), _ENCODE_PIECE):
+        yield chunk[i : i + _ENCODE_PIECE].encode("utf-8", "dedupe-output")
+
+
+class OutputError(Exception):
+    """An output could not be created or written (a missing directory, a full disk): the
+    message is one line naming the file."""
+
+
+def _file_mode() -> int:
+    """The mode a new file gets from open() under the current umask (mkstemp's is 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C and SIGTERM back for a critical section; their handlers run as it ends.
+
+    Yields the list of signals that came in meanwhile (it grows during the block). Done with
+    Python handlers that only note the signal, not a signal mask, because the OS may deliver
+    the signal to any thread (the worker pool's, a progress meter's) and Python then runs the
+    handler in the main thread all the same. Outside the main thread, where handlers cannot be
+    changed, it holds nothing back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    caught: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous = {signum: signal.signal(signum, note) for signum in _STOP_SIGNALS}
+    try:
+        yield caught
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for late in caught[:1]:  # as if it came in now (a handler normally raises)
+            original = previous[signal.Signals(late)]
+            if callable(original):
+                original(late, None)
+            elif original == signal.SIG_DFL:
+                signal.raise_signal(late)
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 class OutputSet:
@@ -405,26 +678,35 @@ class OutputSet:
 
     Each file is written to a temporary file beside its target; ``commit`` renames them all,
     ``abort`` (on any failure, Ctrl-C or a full disk) removes them, so the targets are left as
-    they were: never half a file that the next step of a pipeline reads as complete.
-    ``-`` is stdout, written directly (a pipe has no atomicity to offer).
+    they were: never half a file that the next step of a pipeline reads as complete. Ctrl-C
+    and SIGTERM are held back while a temporary file is created (so none is left behind) and
+    during the final renames (so the set is renamed whole or not at all).
+    ``-`` is stdout, written directly (a pipe has no atomicity to offer). Write failures are
+    OutputError, except a closed stdout (BrokenPipeError, for the caller to end quietly).
     """
 
     def __init__(self) -> None:
         self._staged: list[tuple[str, str, IO[bytes], Any]] = []
 
     def open(self, path: str) -> Callable[[str], None]:
-        """A write(str) function for `path`, compressing by its extension (.gz, .zst)."""
+        """A write(str) function for `path`, compressing by its extension (.gz, .zst).
+
+        Text is written as UTF-8; surrogate-escaped bytes are written back as those bytes.
+        """
         if path == STDIN:
-            out = sys.stdout
+            out = sys.stdout.buffer
 
             def write_stdout(chunk: str) -> None:
-                out.write(chunk)
+                try:
+                    for piece in _encoded(chunk):
+                        out.write(piece)
+                except BrokenPipeError:
+                    raise
+                except OSError as exc:
+                    raise OutputError(f"stdout: cannot write: {exc.strerror or exc}") from None
 
             return write_stdout
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                   dir=target.parent if str(target.parent) else ".")
-        handle = os.fdopen(fd, "wb")
+        handle, _tmp = self._create(path)
         stream: Any = handle
         if path.endswith(".gz"):
             stream = gzip.GzipFile(fileobj=handle, mode="wb", mtime=0)
@@ -432,32 +714,58 @@ class OutputSet:
             import zstandard
 
             stream = zstandard.ZstdCompressor().stream_writer(handle, closefd=False)
-        self._staged.append((path, tmp, handle, stream))
+        self._staged[-1] = (*self._staged[-1][:3], stream)
 
         def write(chunk: str) -> None:
-            stream.write(chunk.encode("utf-8", "surrogateescape"))
+            try:
+                for piece in _encoded(chunk):
+                    stream.write(piece)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
         return write
 
     def reserve(self, path: str) -> str:
         """A temporary path beside `path` for a library that writes files itself (pyarrow);
         renamed to `path` on commit."""
+        return self._create(path)[1]
+
+    def _create(self, path: str) -> tuple[IO[bytes], str]:
+        """A staged temporary file beside `path`, with the mode a new file would get."""
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                   dir=target.parent if str(target.parent) else ".")
-        handle = os.fdopen(fd, "wb")
-        self._staged.append((path, tmp, handle, handle))
-        return tmp
+        with signals_deferred():
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                           dir=target.parent if str(target.parent) else ".")
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot create: {exc.strerror or exc}") from None
+            handle = os.fdopen(fd, "wb")
+            self._staged.append((path, tmp, handle, handle))
+        os.chmod(tmp, _file_mode())
+        return handle, tmp
 
     def commit(self) -> None:
-        for _path, _tmp, handle, stream in self._staged:
-            if stream is not handle:
-                stream.close()
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-        for path, tmp, _handle, _stream in self._staged:
-            os.replace(tmp, path)
+        """Flush and sync every file, then rename them all into place; on a failure before
+        the renames (a full disk, Ctrl-C) nothing is renamed and every temporary file goes."""
+        try:
+            for path, _tmp, handle, stream in self._staged:
+                try:
+                    if stream is not handle:
+                        stream.close()
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    handle.close()
+                except OSError as exc:
+                    raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            with signals_deferred():  # a Ctrl-C now takes effect once all are renamed
+                for path, tmp, _handle, _stream in self._staged:
+                    try:
+                        os.replace(tmp, path)
+                    except OSError as exc:
+                        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        except BaseException:
+            self.abort()
+            raise
         self._staged = []
 
     def abort(self) -> None:

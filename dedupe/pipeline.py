@@ -2,30 +2,54 @@
 
 Pass one prepares every document (repair, segment, normalize, fingerprint: per-document work,
 spread over worker processes in order-preserving chunks) and places it against the documents
-before it. Pass two, once every boilerplate count is known, decides and yields the results in
-input order. ``stream=True`` does both at once per document: output starts immediately, at the
-price of boilerplate counts that see only the past.
+before it (``Decider.observe``, in this process, in input order). Each placed document then
+waits on disk, in a temporary file, without its fingerprints: what stays in memory between
+the passes is the decision state (the leaders' band keys and clusters; their shingle sets
+spill to disk too, see ``dedupe.lsh``), which grows with the number of distinct units, not
+with the text. Pass two, once every boilerplate count is known, reads the documents back,
+decides and yields the results in input order. ``stream=True`` does both at once per document:
+output starts immediately, at the price of boilerplate counts that see only the past.
+
+Workers: ``config.workers`` processes (0 = every core) from a forkserver that has imported and
+warmed up the per-document code once (``dedupe._worker``), so a worker starts in milliseconds.
+At most ``3 * workers`` chunks are in flight, which bounds memory whatever the input size.
+What travels back from a worker is what the main process lacks: the document itself (and its
+text, when repair left it unchanged) is not sent back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
+import pickle
+import signal
+import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
-from functools import partial
-from itertools import islice
-from multiprocessing.pool import AsyncResult
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import chain, islice
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+
+from dedupe import progress
 from dedupe.config import Config
-from dedupe.io import as_documents
+from dedupe.io import as_documents, signals_deferred
 from dedupe.model import Document, Result
-from dedupe.policy import Decider
+from dedupe.policy import Decider, Placement
 from dedupe.prepare import Prepared, prepare_many
+from dedupe.segment import split_lines
+
+if TYPE_CHECKING:
+    from dedupe.store import IndexRun
 
 _CHUNK_DOCS = 64
 _CHUNK_CHARS = 1 << 20
+#: Modules the forkserver imports before it forks workers ('__main__' is its own default).
+_PRELOAD = ["__main__", "dedupe._worker"]
 
 
 def clean(
@@ -33,29 +57,180 @@ def clean(
     config: Config | None = None,
     *,
     stream: bool = False,
+    index: IndexRun | None = None,
 ) -> Iterator[Result]:
     """Clean an iterable of documents (strings, dicts with a text field, or Documents).
 
     Yields one Result per input document, in input order: ``result.text`` is the clean text,
     or None when the document was dropped; ``result.removals`` says what was removed and why.
+    ``index``: a run against a persistent index (dedupe.store): documents are decided against
+    what it holds too, in one pass; ``index.commit()`` afterwards adds what this run kept.
     """
     config = config or Config()
-    yield from clean_documents(as_documents(documents, config), config, stream=stream)
+    yield from clean_documents(as_documents(documents, config), config, stream=stream,
+                               index=index)
 
 
 def clean_documents(
-    documents: Iterable[Document], config: Config, *, stream: bool = False
+    documents: Iterable[Document], config: Config, *, stream: bool = False,
+    index: IndexRun | None = None,
 ) -> Iterator[Result]:
     """clean() for Documents already numbered in run order (what io.read_inputs yields)."""
-    decider = Decider(config)
+    decider = Decider(config, index)
+    meter = progress.current()
     prepared = prepare_all(documents, config)
+    if index is not None:  # one pass, as one streaming run over the stored past and this batch
+        index.stage(decider)
+        prepared, stream = index.read_ahead(prepared), True
     if stream:
         for p in prepared:
-            yield decider.finalize(p, decider.observe(p))
+            placement = decider.observe(p)
+            if meter is not None:
+                meter.advance(1, _size(p.document.text))
+            yield decider.finalize(p, placement)
         return
-    placed = [(p, decider.observe(p)) for p in prepared]
-    for p, placement in placed:
-        yield decider.finalize(p, placement)
+    with _Spill() as spill:
+        for p in prepared:
+            spill.write(p, decider.observe(p))
+            if meter is not None:
+                meter.advance(1, _size(p.document.text))
+        if meter is not None:
+            meter.start_writing()
+        for p, placement in spill.read():
+            yield decider.finalize(p, placement)
+            if meter is not None:
+                meter.wrote()
+
+
+def _size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+# --- moving Prepared records in bulk ----------------------------------------------------------
+
+#: Prepared's numpy fields. Pickled one by one they cost ~20 µs each way per document, more
+#: than the rest of the record: records travel in chunks, each field as one array.
+_ARRAY_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Prepared)
+    if f.default_factory is not dataclasses.MISSING
+    and isinstance(f.default_factory(), np.ndarray)
+)
+#: What observe() uses and finalize() does not: the fingerprints and the match keys, left out
+#: of the records that wait between the passes. (A field finalize() reads must not be here.)
+_FINGERPRINTS = frozenset({"hashes", "offsets", "unit_bands", "content", "content_bands"})
+_NOT_SPILLED = frozenset({"keys"})
+
+
+@dataclass
+class _Packed:
+    """Prepared records whose array fields are concatenated per field (rows per record in
+    ``rows``; -1: the record keeps its own, empty, array; None: the field was dropped)."""
+
+    records: list[Prepared]
+    arrays: dict[str, tuple[np.ndarray, list[int]] | None]
+
+
+def _pack(records: list[Prepared], drop: frozenset[str] = frozenset()) -> _Packed:
+    """Pack in place. ``lines`` equal to ``split_lines(text)`` (always, as prepare makes them)
+    travel as None and are split again on arrival: a split costs less than a list of strings
+    through pickle."""
+    for p in records:
+        if p.lines and p.lines == split_lines(p.text):
+            p.lines = None  # type: ignore[assignment]
+    arrays: dict[str, tuple[np.ndarray, list[int]] | None] = {}
+    for name in _ARRAY_FIELDS:
+        if name in drop:
+            arrays[name] = None
+            for p in records:
+                setattr(p, name, None)
+            continue
+        values: list[np.ndarray] = [getattr(p, name) for p in records]
+        full = [v for v in values if v.size]
+        if not full or any(v.dtype != full[0].dtype or v.shape[1:] != full[0].shape[1:]
+                           for v in full):
+            arrays[name] = (np.zeros(0), [-1] * len(values))  # unusual: each keeps its own
+            continue
+        rows = [len(v) if v.size else -1 for v in values]
+        arrays[name] = (np.concatenate(full), rows)
+        for p, v in zip(records, values, strict=True):
+            if v.size:
+                setattr(p, name, None)
+    return _Packed(records, arrays)
+
+
+def _unpack(packed: _Packed, text: list[str] | None = None) -> list[Prepared]:
+    """The records of a _Packed; ``text``: each record's text when it travelled without it."""
+    defaults: dict[str, Callable[[], Any]] = {
+        f.name: f.default_factory for f in dataclasses.fields(Prepared)  # type: ignore[misc]
+        if f.name in _ARRAY_FIELDS}
+    for i, p in enumerate(packed.records):
+        if p.lines is None:
+            p.lines = split_lines(p.text if text is None else text[i])
+    for name, stored in packed.arrays.items():
+        if stored is None:  # dropped: the field's empty default
+            for p in packed.records:
+                setattr(p, name, defaults[name]())
+            continue
+        data, rows = stored
+        start = 0
+        for p, n in zip(packed.records, rows, strict=True):
+            if n >= 0:
+                setattr(p, name, data[start : start + n])
+                start += n
+    return packed.records
+
+
+# --- between the passes ------------------------------------------------------------------------
+
+
+class _Spill:
+    """Placed documents in an anonymous temporary file, read back once, in order.
+
+    Records are the Prepared documents without their fingerprints (observe() has used them;
+    finalize() does not) with their Placements, pickled a chunk at a time.
+    """
+
+    _CHUNK = 64
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 - closed by __exit__
+            prefix="dedupe-pass-", buffering=1 << 20)
+        self._chunks = 0
+        self._records: list[Prepared] = []
+        self._placements: list[Placement] = []
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._file.close()
+
+    def write(self, p: Prepared, placement: Placement) -> None:
+        for name in _NOT_SPILLED:
+            setattr(p, name, [])
+        self._records.append(p)
+        self._placements.append(placement)
+        if len(self._records) >= self._CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._records:
+            record = (_pack(self._records, _FINGERPRINTS), self._placements)
+            pickle.dump(record, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._chunks += 1
+            self._records, self._placements = [], []
+
+    def read(self) -> Iterator[tuple[Prepared, Placement]]:
+        self._flush()
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self._chunks):  # one unpickler per dump: memo ids restart per dump
+            packed, placements = pickle.load(self._file)
+            yield from zip(_unpack(packed), placements, strict=True)
+
+
+# --- pass one on every core --------------------------------------------------------------------
 
 
 def worker_count(config: Config) -> int:
@@ -85,25 +260,76 @@ def prepare_all(documents: Iterable[Document], config: Config) -> Iterator[Prepa
     chunks = _chunks(documents)
     head = list(islice(chunks, 2))
     workers = worker_count(config)
-    work = partial(prepare_many, config=config)
     if workers <= 1 or len(head) < 2:
-        for chunk in head:
-            yield from work(chunk)
-        for chunk in chunks:
-            yield from work(chunk)
+        for chunk in chain(head, chunks):
+            yield from prepare_many(chunk, config)
         return
     context = multiprocessing.get_context("forkserver")
-    with context.Pool(workers) as pool:
-        # At most a few chunks in flight: pool.imap would read the whole input ahead.
-        pending: deque[AsyncResult[list[Prepared]]] = deque()
-        for chunk in _chain(head, chunks):
-            pending.append(pool.apply_async(work, (chunk,)))
+    context.set_forkserver_preload(_PRELOAD)
+    # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (SIGKILL, the OOM
+    # killer) raises BrokenProcessPool here instead of leaving the run waiting forever.
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_stop_signals)
+    try:
+        # At most a few chunks in flight: pool.map would read the whole input ahead.
+        pending: deque[tuple[list[Document], Future[_Shipped]]] = deque()
+        for chunk in chain(head, chunks):
+            # Ctrl-C waits while submit() starts a worker: interrupted there, the worker would
+            # start untracked, after this process is gone, and fail with a traceback.
+            with signals_deferred():
+                future = pool.submit(prepare_shipped, chunk, config)
+            pending.append((chunk, future))
             if len(pending) >= 3 * workers:
-                yield from pending.popleft().get()
+                yield from _unship(*pending.popleft())
         while pending:
-            yield from pending.popleft().get()
+            yield from _unship(*pending.popleft())
+    except BaseException:  # a failure, Ctrl-C, or the consumer gone: stop now, don't drain
+        _stop_workers(pool)
+        raise
+    pool.shutdown()
 
 
-def _chain(head: list[list[Document]], rest: Iterator[list[Document]]) -> Iterator[list[Document]]:
-    yield from head
-    yield from rest
+def _ignore_stop_signals() -> None:
+    """Workers leave Ctrl-C and SIGTERM (sent to the whole process group by a terminal or a
+    supervisor) to the main process, which stops them: one message, no worker tracebacks, and
+    no race between the main process's handler and a worker's death."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued chunks and end the busy workers at once (shutdown alone would wait for
+    them; there is no public way to terminate them before Python 3.14)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()  # SIGKILL: they ignore SIGTERM
+
+
+_Shipped = tuple[_Packed, list[bool]]
+
+
+def prepare_shipped(chunk: list[Document], config: Config) -> _Shipped:
+    """prepare_many in a worker, packed, minus what the main process already has: the
+    documents, and each text that repair left as it was (flagged True)."""
+    out = prepare_many(chunk, config)
+    same = [p.text is p.document.text for p in out]
+    packed = _pack(out)
+    for p, unchanged in zip(out, same, strict=True):
+        p.document = _SHIPPED
+        if unchanged:
+            p.text = ""
+    return packed, same
+
+
+_SHIPPED = Document(id="", text="")
+
+
+def _unship(chunk: list[Document], result: Future[_Shipped]) -> Iterator[Prepared]:
+    packed, same = result.result()
+    texts = [doc.text if unchanged else p.text
+             for doc, p, unchanged in zip(chunk, packed.records, same, strict=True)]
+    for doc, p, unchanged in zip(chunk, _unpack(packed, texts), same, strict=True):
+        p.document = doc
+        if unchanged:
+            p.text = doc.text
+        yield p

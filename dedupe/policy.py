@@ -12,12 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+from rapidfuzz import process as rf_process
+from rapidfuzz.distance import Indel
 
 from dedupe.config import Config
-from dedupe.index import LongIndex, ShortIndex
+from dedupe.index import LongIndex, Match, ShortIndex
 from dedupe.model import Ref, Removal, Result
 from dedupe.prepare import Prepared
 from dedupe.segment import render, unit_text
+from dedupe.verify import Verifier
 
 # A caption ends with a short credit in parentheses, "(AP)", "(Reuters/John Doe)", or names one.
 _CAPTION = re.compile(
@@ -34,7 +40,7 @@ def guess_role(p: Prepared, unit: int, first: int) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)  # one per distinct unit: slots save ~250 bytes each
 class Cluster:
     """Similar units across kept documents; the leader is the first copy seen."""
 
@@ -43,9 +49,16 @@ class Cluster:
     leader_position: int
     leader_text: str
     doc_ids: dict[str | None, set[int]] = field(default_factory=dict)  # per group
+    earlier: dict[str | None, int] = field(default_factory=dict)  # per group: a stored index's
+    key: str = ""  # the leader's match key, for verification ("" when unknown: Jaccard only)
 
     def doc_count(self, group: str | None) -> int:
-        return len(self.doc_ids.get(group, ()))
+        return self.earlier.get(group, 0) + len(self.doc_ids.get(group, ()))
+
+    @property
+    def leader_chars(self) -> int:
+        """Length of the leader's text (an engine that knows only the length overrides this)."""
+        return len(self.leader_text)
 
 
 @dataclass
@@ -57,16 +70,65 @@ class Placement:
     clusters: dict[int, tuple[int, float]] = field(default_factory=dict)  # unit -> (cluster, sim)
 
 
+class History(Protocol):
+    """The past of a persistent index (dedupe.store.IndexRun), decided against before this run."""
+
+    def indexes(self) -> tuple[LongIndex, LongIndex, ShortIndex]:
+        """Documents, long units, short units: indexes that also answer from the stored past."""
+
+    def cluster_id(self, leader: Hashable, clusters: list[Cluster]) -> int:
+        """Where a cluster found in the stored past is in `clusters` (appended on first use)."""
+
+    def document_content(self, leader: Hashable, clusters: list[Cluster]
+                         ) -> tuple[dict[int, int], int] | None:
+        """A stored document's content units' clusters (in `clusters`) with their characters,
+        and their total: what ``_doc_content`` holds for a document of this run."""
+
+
+#: Near-duplicate candidates by shared clusters: at most this many documents per document,
+#: from clusters found in at most this many documents.
+_SHARING_MAX = 50
+_SHARING_CLUSTER_MAX = 100
+
+
 class Decider:
     """Keep-first decisions over a stream of prepared documents; holds only fingerprints."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, history: History | None = None) -> None:
         self.config = config
+        self.history = history
         self.documents = LongIndex(config.document_threshold)
         self.long_units = LongIndex(config.unit_threshold)
         self.short_units = ShortIndex(config.short_unit_threshold)
+        if history is not None:
+            self.documents, self.long_units, self.short_units = history.indexes()
         self.clusters: list[Cluster] = []
         self._doc_refs: dict[Hashable, Ref] = {}
+        # Verification (dedupe.verify): the indexes propose, these callbacks decide.
+        self._verifier = Verifier(config)
+        self._current: Prepared | None = None  # the document being placed
+        self._items: list[int] = []  # its unit behind each item of the current index lookup
+        self._matches: dict[int, Match | None] = {}  # its first copies' clusters, if any
+        #: Its units matched only by _verify_document's direct comparison: unit -> (cluster,
+        #: similarity). Placed in those clusters when the document stays, so that a unit that
+        #: counted towards a near-duplicate is a removed copy too (cleaning again agrees).
+        self._rescued: dict[int, tuple[int, float]] = {}
+        #: Kept document -> its content units' clusters (cluster -> characters) and their total.
+        self._doc_content: dict[Hashable, tuple[dict[int, int], int]] = {}
+        self.long_units.verify = self._verify_unit
+        self.long_units.verify_many = self._verify_units
+        self.short_units.veto = self._verifier.vetoes
+        self.documents.verify = self._verify_document
+
+    def document_ref(self, leader: Hashable) -> Ref:
+        """The kept document a document leader stands for (a stored one is a Ref already)."""
+        return leader if isinstance(leader, Ref) else self._doc_refs[leader]
+
+    def _cluster_id(self, leader: Hashable) -> int:
+        """A unit leader's index in self.clusters (a stored cluster is loaded on first use)."""
+        if isinstance(leader, int) or self.history is None:
+            return int(leader)  # type: ignore[call-overload]
+        return self.history.cluster_id(leader, self.clusters)
 
     def observe(self, p: Prepared) -> Placement:
         """Place a document against everything kept before it (input order)."""
@@ -74,43 +136,215 @@ class Decider:
         if p.passed is not None or not p.spans:
             return placement
         cfg = self.config
+        matches = self._find_units(p)
+        self._rescued = {}
         if cfg.drop_near_duplicate_documents and p.content.size:
+            self._current, self._matches = p, matches
             match = self.documents.find(p.content_bands, p.content)
+            for ordinal in self._sharing_documents(p, matches):
+                sim = self._verify_document(0, ordinal, 0.0, rescue=True)
+                if sim is not None and (match is None or sim > match.similarity or (
+                        sim == match.similarity and isinstance(match.leader, int)
+                        and ordinal < match.leader)):
+                    match = Match(ordinal, sim)
             if match is not None:
-                placement.duplicate_of = self._doc_refs[match.leader]
+                placement.duplicate_of = self.document_ref(match.leader)
                 placement.similarity = match.similarity
                 return placement
         if p.content.size:
             self.documents.add(p.document.ordinal, p.content_bands, p.content)
             self._doc_refs[p.document.ordinal] = Ref(p.document.id)
         group = p.document.group
-        for i, key in enumerate(p.keys):
-            if p.local_first[i] != i or not p.matchable[i] or not key:
-                continue
-            if p.short[i]:
-                match = self.short_units.find(key)
-            else:
-                match = self.long_units.find(p.unit_bands[i], p.shingles(i))
+        for i, match in matches.items():
+            key = p.keys[i]
+            if match is None and i in self._rescued:
+                cluster_id, similarity = self._rescued[i]
+                match = Match(cluster_id, similarity)
             if match is None:
                 cluster_id = len(self.clusters)
                 self.clusters.append(Cluster(p.document.ordinal, p.document.id, p.position(i),
-                                             unit_text(p.lines, p.spans[i])))
+                                             unit_text(p.lines, p.spans[i]), key=key))
                 if p.short[i]:
                     self.short_units.add(cluster_id, key)
                 else:
                     self.long_units.add(cluster_id, p.unit_bands[i], p.shingles(i))
                 placement.clusters[i] = (cluster_id, 1.0)
             else:
-                cluster_id = int(match.leader)  # type: ignore[call-overload]
+                cluster_id = self._cluster_id(match.leader)
                 placement.clusters[i] = (cluster_id, match.similarity)
             self.clusters[cluster_id].doc_ids.setdefault(group, set()).add(p.document.ordinal)
+        if p.content.size:
+            content: dict[int, int] = {}
+            for i in p.content_units:
+                if i in placement.clusters:  # (a unit whose match key is empty is not placed)
+                    cluster_id = placement.clusters[i][0]
+                    content[cluster_id] = content.get(cluster_id, 0) + len(p.keys[i])
+            self._doc_content[p.document.ordinal] = (content, sum(content.values()))
         return placement
+
+    def _find_units(self, p: Prepared) -> dict[int, Match | None]:
+        """The earlier cluster of each of the document's first copies (None: a new one).
+
+        All looked up before the document adds anything: two first copies of one document
+        never match each other (find_local_repeats applies the same test), so the answers
+        are those of one-by-one lookups with adds in between.
+        """
+        self._current = p
+        found = self._find_long_units(p)
+        out: dict[int, Match | None] = {}
+        for i, key in enumerate(p.keys):
+            if p.local_first[i] != i or not p.matchable[i] or not key:
+                continue
+            if p.short[i]:
+                out[i] = self.short_units.find(key)
+            elif i in found:
+                out[i] = found[i]
+            else:
+                self._items = [i]
+                out[i] = self.long_units.find(p.unit_bands[i], p.shingles(i))
+        return out
+
+    def _sharing_documents(self, p: Prepared, matches: dict[int, Match | None]) -> list[int]:
+        """This run's kept documents that hold a cluster one of p's content units joined: the
+        near-duplicate candidates by the units themselves, besides the document LSH's. The
+        most shared first, at most ``_SHARING_MAX``; clusters in very many documents (quoted
+        wire copy) name no candidates."""
+        weight: dict[int, int] = {}
+        for i in p.content_units:
+            match = matches.get(i)
+            if match is None or not isinstance(match.leader, int):
+                continue
+            docs: set[int] = set().union(*self.clusters[match.leader].doc_ids.values())
+            if len(docs) > _SHARING_CLUSTER_MAX:
+                continue
+            for ordinal in docs:
+                if ordinal in self._doc_content:
+                    weight[ordinal] = weight.get(ordinal, 0) + len(p.keys[i])
+        return sorted(weight, key=lambda d: (-weight[d], d))[:_SHARING_MAX]
+
+    def _verify_unit(self, item: int, leader: Hashable, jaccard: float) -> float | None:
+        """LongIndex callback: is the current document's unit a copy of this cluster's leader?"""
+        # A cluster stored by an earlier run (dedupe.store) carries its leader's key.
+        key = self.clusters[leader].key if isinstance(leader, int) else getattr(leader, "key", "")
+        if not key or self._current is None:
+            return jaccard if jaccard >= self.config.unit_threshold else None
+        return self._verifier.long_units(self._current.keys[self._items[item]], key, jaccard)
+
+    def _verify_units(self, items: np.ndarray, leaders: list[Hashable],
+                      jaccards: np.ndarray) -> np.ndarray:
+        """``_verify_unit`` for every candidate pair of one lookup (LongIndex.verify_many).
+
+        Equal, pair for pair, to ``_verify_unit`` (NaN for None); faster because most pairs
+        are rejected by the edit similarity, computed here for all of them in rapidfuzz's C++
+        (``cpdist``), and only the pairs that pass it go on to the word veto in Python.
+        """
+        out = np.full(len(leaders), np.nan)
+        p, verifier = self._current, self._verifier
+        keyed: list[int] = []
+        a: list[str] = []
+        b: list[str] = []
+        for k, (item, leader) in enumerate(zip(items.tolist(), leaders, strict=True)):
+            key = (self.clusters[leader].key if isinstance(leader, int)
+                   else getattr(leader, "key", ""))
+            if not key or p is None:
+                checked = self._verify_unit(item, leader, float(jaccards[k]))
+                out[k] = np.nan if checked is None else checked
+            else:
+                keyed.append(k)
+                a.append(p.keys[self._items[item]])
+                b.append(key)
+        if not keyed:
+            return out
+        jac = jaccards[keyed]
+        by_shingles = jac >= verifier.jaccard_threshold
+        edit = np.zeros(len(keyed))
+        for mask, cutoff in ((by_shingles, 0.0), (~by_shingles, verifier.edit_threshold)):
+            pick = np.flatnonzero(mask).tolist()
+            if pick:
+                edit[pick] = rf_process.cpdist([a[j] for j in pick], [b[j] for j in pick],
+                                               scorer=Indel.normalized_similarity,
+                                               score_cutoff=cutoff, dtype=np.float64)
+        for j in np.flatnonzero(by_shingles | (edit >= verifier.edit_threshold)).tolist():
+            if not verifier.vetoes(a[j], b[j]):
+                out[keyed[j]] = max(float(jac[j]), float(edit[j]))
+        return out
+
+    def _verify_document(self, item: int, leader: Hashable, jaccard: float,
+                         rescue: bool = False) -> float | None:
+        """Is the current document a near-duplicate of this kept one? (LongIndex callback.)
+
+        Similarity = the share of each document's content (characters of its content units,
+        weighted by their similarity) that has a verified match in the other; the lower of the
+        two shares. Units are matched through their clusters; with ``rescue`` (a document that
+        shares clusters with this one), the ones left over are also compared directly with the
+        other document's leaders, with a more lenient veto (noise that hid them from the unit
+        LSH or the unit veto). Rescued units are placed in those clusters if the document
+        stays, so they go as copies: that keeps clean(clean(x)) == clean(x), since a kept
+        unit can then share no cluster with an earlier document, and a second pass finds no
+        candidate a first pass did not settle.
+        """
+        other = self._doc_content.get(leader)
+        if other is None and self.history is not None:  # a document stored by an earlier run
+            other = self.history.document_content(leader, self.clusters)
+        p = self._current
+        if other is None or p is None:  # unknown content: its content Jaccard decides
+            return jaccard if jaccard >= self.config.document_threshold else None
+        clusters, other_total = other
+        total = sum(len(p.keys[i]) for i in p.content_units)
+        if not total or not other_total:
+            return None
+        matched = 0.0
+        found: dict[int, float] = {}  # the other document's clusters matched, and how well
+        left: list[int] = []
+        for i in p.content_units:
+            match = self._matches.get(i)
+            cluster_id = self._cluster_id(match.leader) if match is not None else -1
+            if match is not None and cluster_id in clusters:
+                matched += len(p.keys[i]) * match.similarity
+                found[cluster_id] = max(found.get(cluster_id, 0.0), match.similarity)
+            else:
+                left.append(i)
+        # Every one of the other document's clusters, matched or not: a unit found here only
+        # must be found whatever else matched (cleaning the output again must agree).
+        rest = [c for c in clusters if self.clusters[c].key]
+        if rescue and left and rest:
+            keys = [self.clusters[c].key for c in rest]
+            scores = rf_process.cdist([p.keys[i] for i in left], keys,
+                                      scorer=Indel.normalized_similarity,
+                                      score_cutoff=self.config.unit_edit_threshold)
+            for row, i in enumerate(left):
+                for col in sorted(scores[row].nonzero()[0].tolist(), key=lambda c: -scores[row][c]):
+                    if not self._verifier.vetoes(p.keys[i], keys[col], lenient=True):
+                        sim = float(scores[row][col])
+                        matched += len(p.keys[i]) * sim
+                        found[rest[col]] = max(found.get(rest[col], 0.0), sim)
+                        if self._matches.get(i) is None and sim > self._rescued.get(i, (0, 0.0))[1]:
+                            self._rescued[i] = (rest[col], sim)
+                        break
+        share = matched / total
+        other_share = sum(clusters[c] * sim for c, sim in found.items()) / other_total
+        similarity = min(share, other_share)
+        return similarity if similarity >= self.config.document_threshold else None
+
+    def _find_long_units(self, p: Prepared) -> dict[int, Match | None]:
+        """``long_units.find`` for the document's long units in one bulk lookup.
+
+        ``find_many`` answers as one-by-one ``find`` calls with no adds in between, which is
+        what _find_units needs (it looks everything up before the document adds anything).
+        """
+        units = [i for i, key in enumerate(p.keys)
+                 if p.local_first[i] == i and p.matchable[i] and key and not p.short[i]]
+        if not units:
+            return {}
+        self._items = units
+        matches = self.long_units.find_many(p.unit_bands[units], [p.shingles(i) for i in units])
+        return dict(zip(units, matches, strict=True))
 
     def is_boilerplate(self, cluster: Cluster, group: str | None) -> bool:
         cfg = self.config
         return (
             cfg.drop_boilerplate
-            and len(cluster.leader_text) <= cfg.boilerplate_max_chars
+            and cluster.leader_chars <= cfg.boilerplate_max_chars
             and cluster.doc_count(group) >= cfg.boilerplate_min_docs
         )
 
@@ -148,24 +382,33 @@ class Decider:
         first = p.local_first[i]
         placed = placement.clusters.get(first)
         cluster = self.clusters[placed[0]] if placed is not None else None
-        base = Removal(doc.id, "", unit_text(p.lines, p.spans[i]), doc.source, p.position(i),
-                       group=doc.group)
+
+        def base() -> Removal:  # built only for a removal: most units are kept
+            return Removal(doc.id, "", unit_text(p.lines, p.spans[i]), doc.source,
+                           p.position(i), group=doc.group)
+
         if cluster is not None and placed is not None and self.is_boilerplate(cluster, doc.group):
             similarity = placed[1] if first == i else p.local_similarity[i]
-            return replace(base, reason="boilerplate", similarity=similarity,
+            return replace(base(), reason="boilerplate", similarity=similarity,
                            duplicate_of=Ref(cluster.leader_doc, cluster.leader_position),
                            doc_count=cluster.doc_count(doc.group))
         if first != i:
             if not cfg.drop_repeated_in_document:
                 return None
-            return replace(base, reason="repeated_in_document", role=guess_role(p, i, first),
+            return replace(base(), reason="repeated_in_document", role=guess_role(p, i, first),
                            duplicate_of=Ref(doc.id, p.position(first)),
                            similarity=p.local_similarity[i])
         if (cluster is not None and placed is not None and cfg.drop_duplicated_content
                 and cluster.leader_ordinal != doc.ordinal):
-            return replace(base, reason="duplicated_content", role=guess_role(p, i, first),
+            return replace(base(), reason="duplicated_content", role=guess_role(p, i, first),
                            duplicate_of=Ref(cluster.leader_doc, cluster.leader_position),
                            similarity=placed[1])
+        if cfg.drop_contained and i in p.contained:  # dedupe/containment.py
+            container, similarity = p.contained[i]
+            return replace(base(), reason="repeated_in_document",
+                           role="headline" if i == 0 else guess_role(p, i, i),
+                           duplicate_of=Ref(doc.id, p.position(container)),
+                           similarity=similarity, detail="contained in a longer unit")
         return None
 
 

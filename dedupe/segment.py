@@ -42,6 +42,8 @@ def unit_text(lines: Sequence[str], span: Span) -> str:
 def render(lines: Sequence[str], spans: Sequence[Span], removed: Collection[int]) -> str:
     """The document without the removed units: runs of blank lines collapsed to one, no blank
     lines at the start or end. Kept lines come out exactly as they went in."""
+    if not removed and lines and (len(spans) == len(lines) or list(spans) == [(0, len(lines) - 1)]):
+        return "\n".join(lines)  # every line is in a unit, so none is blank: nothing to do
     drop: set[int] = set()
     for index in removed:
         first, last = spans[index]

@@ -1,0 +1,401 @@
+"""Compact, bulk machinery behind index.LongIndex: band keys, band tables, leader shingle sets.
+
+Why this exists: a band table made of Python dicts costs ~150 bytes and two dict operations per
+(leader, band), so a corpus of a million long units needs gigabytes and spends most of the
+decide phase in dict calls. Here:
+
+* ``band_keys_into`` computes the 64-bit band keys with a numba kernel (same values as the
+  numpy formula in ``index.band_keys``);
+* ``BandTable`` is an open-addressing hash table over (band, key) -> leader row, in three numpy
+  arrays (13 bytes a slot), inserted and probed by numba kernels, many keys per call;
+* ``SetStore`` keeps the leaders' shingle sets (4 bytes a shingle) in memory up to a budget
+  and in an anonymous temporary file beyond it, so memory grows with the number of leaders,
+  not with the text. Reads go through ``os.pread`` (no mapping, so they do not count towards
+  the resident set) with a small cache for hot leaders (a site's repeated footer).
+
+Candidates are exactly the per-band-table candidates: two items are candidates when they have
+the same key in the same band.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import IO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dedupe import fingerprint as _fp
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
+_S31 = np.uint64(31)
+
+U64Array = NDArray[np.uint64]
+I64Array = NDArray[np.int64]
+
+
+def use_numba() -> bool:
+    """The numba kernels are used exactly when fingerprint's are (tests flip one switch)."""
+    return bool(_fp.USE_NUMBA)
+
+
+# --- band keys -------------------------------------------------------------------------------
+
+
+@_fp._jit
+def _band_keys_kernel(sig: NDArray[np.uint32], bands: int, rows: int, out: U64Array) -> None:
+    for i in range(sig.shape[0]):
+        for band in range(bands):
+            h = np.uint64(band + 1) * _MIX
+            for col in range(band * rows, (band + 1) * rows):
+                h ^= np.uint64(sig[i, col])
+                h *= _MIX2
+                h ^= h >> _S31
+            out[i, band] = h
+
+
+def band_keys_into(signatures: np.ndarray, bands: int, rows: int) -> U64Array | None:
+    """Band keys by the numba kernel, or None when it does not apply (numba off, other dtype)."""
+    if not use_numba() or signatures.dtype != np.uint32 or signatures.ndim != 2:
+        return None
+    sig = np.ascontiguousarray(signatures)
+    out = np.empty((sig.shape[0], bands), dtype=np.uint64)
+    _band_keys_kernel(sig, bands, rows, out)
+    return out
+
+
+# --- the band table --------------------------------------------------------------------------
+
+
+@_fp._jit
+def _insert_kernel(
+    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+    keys: U64Array, bands: I64Array, rows: I64Array,
+) -> None:
+    mask = slot_key.size - 1
+    for i in range(keys.size):
+        key = keys[i]
+        pos = np.int64(key & np.uint64(mask))
+        while slot_row[pos] >= 0:
+            pos = (pos + 1) & mask
+        slot_key[pos] = key
+        slot_band[pos] = bands[i]
+        slot_row[pos] = rows[i]
+
+
+@_fp._jit
+def _probe_kernel(
+    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+    keys: U64Array, out_item: I64Array, out_row: I64Array,
+) -> int:
+    """(item, leader row) for every key hit; returns the count (> out size: call again)."""
+    mask = slot_key.size - 1
+    n = 0
+    cap = out_item.size
+    for i in range(keys.shape[0]):
+        for band in range(keys.shape[1]):
+            key = keys[i, band]
+            pos = np.int64(key & np.uint64(mask))
+            while slot_row[pos] >= 0:
+                if slot_key[pos] == key and slot_band[pos] == band:
+                    if n < cap:
+                        out_item[n] = i
+                        out_row[n] = slot_row[pos]
+                    n += 1
+                pos = (pos + 1) & mask
+    return n
+
+
+def _insert_numpy(slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+                  keys: U64Array, bands: I64Array, rows: I64Array) -> None:
+    mask = slot_key.size - 1
+    for key, band, row in zip(keys.tolist(), bands.tolist(), rows.tolist(), strict=True):
+        pos = key & mask
+        while slot_row[pos] >= 0:
+            pos = (pos + 1) & mask
+        slot_key[pos] = key
+        slot_band[pos] = band
+        slot_row[pos] = row
+
+
+def _probe_numpy(slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+                 keys: U64Array) -> tuple[I64Array, I64Array]:
+    mask = slot_key.size - 1
+    items: list[int] = []
+    found: list[int] = []
+    for i in range(keys.shape[0]):
+        for band, key in enumerate(keys[i].tolist()):
+            pos = key & mask
+            while slot_row[pos] >= 0:
+                if int(slot_key[pos]) == key and int(slot_band[pos]) == band:
+                    items.append(i)
+                    found.append(int(slot_row[pos]))
+                pos = (pos + 1) & mask
+    return np.array(items, dtype=np.int64), np.array(found, dtype=np.int64)
+
+
+class BandTable:
+    """(band, key) -> rows of the leaders that have that key in that band.
+
+    Open addressing with linear probing; a key shared by several leaders simply occupies
+    several slots. Kept between 40% and 80% full.
+    """
+
+    _MIN_CAPACITY = 1 << 10
+    _MAX_LOAD = 0.8
+
+    def __init__(self) -> None:
+        self.bands = 0
+        self._used = 0
+        self._alloc(self._MIN_CAPACITY, np.uint8)
+
+    def _alloc(self, capacity: int, band_dtype: type) -> None:
+        self._key: U64Array = np.zeros(capacity, dtype=np.uint64)
+        self._band: np.ndarray = np.zeros(capacity, dtype=band_dtype)
+        self._row = np.full(capacity, -1, dtype=np.int32)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._key.nbytes + self._band.nbytes + self._row.nbytes)
+
+    def _grow_for(self, extra: int) -> None:
+        need = self._used + extra
+        capacity = self._key.size
+        if need <= self._MAX_LOAD * capacity:
+            return
+        while need > self._MAX_LOAD * capacity:
+            capacity *= 2
+        occupied = self._row >= 0
+        keys, bands, rows = self._key[occupied], self._band[occupied], self._row[occupied]
+        self._alloc(capacity, self._band.dtype.type)
+        self._insert(keys, bands.astype(np.int64), rows.astype(np.int64))
+
+    def _insert(self, keys: U64Array, bands: I64Array, rows: I64Array) -> None:
+        if use_numba():
+            _insert_kernel(self._key, self._band, self._row, keys, bands, rows)
+        else:
+            _insert_numpy(self._key, self._band, self._row, keys, bands, rows)
+
+    def insert(self, keys: U64Array, rows: I64Array) -> None:
+        """Add leaders: keys shape (n, bands), rows shape (n,)."""
+        n = keys.shape[0]
+        if n == 0:
+            return
+        if not self.bands:
+            self.bands = keys.shape[1]
+            if self.bands > 255:
+                self._alloc(self._key.size, np.uint16 if self.bands <= 65535 else np.uint32)
+        self._grow_for(n * self.bands)
+        flat = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
+        bands = np.tile(np.arange(self.bands, dtype=np.int64), n)
+        self._insert(flat, bands, np.repeat(np.asarray(rows, dtype=np.int64), self.bands))
+        self._used += n * self.bands
+
+    def probe(self, keys: U64Array) -> tuple[I64Array, I64Array]:
+        """Every (query index, leader row) pair with a shared (band, key); unsorted, may repeat."""
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        if not self._used or keys.shape[0] == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        if not use_numba():
+            return _probe_numpy(self._key, self._band, self._row, keys)
+        size = max(16, keys.shape[0] * 4)
+        while True:
+            items = np.empty(size, dtype=np.int64)
+            rows = np.empty(size, dtype=np.int64)
+            n = _probe_kernel(self._key, self._band, self._row, keys, items, rows)
+            if n <= size:
+                return items[:n], rows[:n]
+            size = n
+
+
+# --- leader shingle sets -----------------------------------------------------------------------
+
+
+class SetStore:
+    """Shingle sets (sorted unique uint32 arrays) by row, appended in row order.
+
+    Held in memory until ``memory_budget`` bytes, then written to an anonymous temporary file
+    (deleted by the OS when closed or when the process ends) in blocks of ``block`` bytes;
+    reads of spilled sets use ``os.pread`` and a cache of up to ``cache_budget`` bytes.
+    Appends are collected and copied in batches (one small copy per set costs more than the
+    set).
+    """
+
+    def __init__(self, memory_budget: int = 32 << 20, block: int = 4 << 20,
+                 cache_budget: int = 16 << 20, batch: int = 1024) -> None:
+        self.memory_budget = memory_budget
+        self.batch = batch
+        self.block = block
+        self.cache_budget = cache_budget
+        self._offsets = np.zeros(1024, dtype=np.int64)  # element offset of each set's start
+        self._committed = 0  # rows whose data is in _mem or the file
+        self._pending: list[np.ndarray] = []  # the sets of the next rows, not yet copied
+        self._mem = np.empty(1024, dtype=np.uint32)  # committed sets not yet in the file
+        self._mem_start = 0  # element offset of _mem[0]
+        self._mem_used = 0
+        self._file: IO[bytes] | None = None
+        self._cache: dict[int, np.ndarray] = {}
+        self._cache_bytes = 0
+
+    def __len__(self) -> int:
+        return self._committed + len(self._pending)
+
+    @property
+    def spilled(self) -> bool:
+        return self._file is not None
+
+    @property
+    def nbytes(self) -> int:
+        """Memory used (not the temporary file, nor reserved pages not yet written)."""
+        pending = sum(int(a.nbytes) for a in self._pending)
+        return int(self._offsets.nbytes + 4 * self._mem_used + self._cache_bytes + pending)
+
+    def append(self, values: np.ndarray) -> int:
+        """Store one set; returns its row."""
+        self._pending.append(values)
+        if len(self._pending) >= self.batch:
+            self._commit()
+        return self._committed + len(self._pending) - 1
+
+    def _commit(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        lengths = np.fromiter((a.size for a in pending), dtype=np.int64, count=len(pending))
+        data = np.concatenate(pending).astype(np.uint32, copy=False) if lengths.sum() else (
+            np.zeros(0, dtype=np.uint32))
+        rows = self._committed
+        while rows + len(pending) + 1 > self._offsets.size:
+            self._offsets = np.concatenate([self._offsets, np.zeros_like(self._offsets)])
+        np.cumsum(lengths, out=self._offsets[rows + 1 : rows + len(pending) + 1])
+        self._offsets[rows + 1 : rows + len(pending) + 1] += self._offsets[rows]
+        self._committed += len(pending)
+        n = int(data.size)
+        if self._mem_used + n > self._mem.size:
+            self._make_room(n)
+        self._mem[self._mem_used : self._mem_used + n] = data
+        self._mem_used += n
+
+    def _make_room(self, n: int) -> None:
+        total = (self._mem_start + self._mem_used) * 4
+        if self._file is not None or total + 4 * n > self.memory_budget:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="dedupe-sets-")  # noqa: SIM115
+            if self._mem_used:
+                self._file.seek(0, os.SEEK_END)
+                self._file.write(self._mem[: self._mem_used].tobytes())
+                self._file.flush()
+                self._mem_start += self._mem_used
+                self._mem_used = 0
+            size = max(self.block // 4, n)
+            if self._mem.size < size or self._mem.size > 2 * size:
+                self._mem = np.empty(size, dtype=np.uint32)
+            return
+        size = max(2 * self._mem.size, self._mem_used + n)
+        if size > 1 << 20:  # a big store: reserve the whole budget once (untouched pages cost
+            size = max(size, self.memory_budget // 4)  # nothing) instead of copying at 2x
+        grown = np.empty(size, dtype=np.uint32)
+        grown[: self._mem_used] = self._mem[: self._mem_used]
+        self._mem = grown
+
+    def get(self, row: int) -> np.ndarray:
+        """The set stored at ``row`` (a view while in memory: use it before the next append)."""
+        if row >= self._committed:
+            pending = self._pending[row - self._committed]
+            return np.asarray(pending, dtype=np.uint32)
+        start, end = int(self._offsets[row]), int(self._offsets[row + 1])
+        if start >= self._mem_start:
+            return self._mem[start - self._mem_start : end - self._mem_start]
+        cached = self._cache.get(row)
+        if cached is not None:
+            return cached
+        assert self._file is not None
+        data = os.pread(self._file.fileno(), 4 * (end - start), 4 * start)
+        values = np.frombuffer(data, dtype=np.uint32)
+        if self._cache_bytes + values.nbytes > self.cache_budget:
+            self._cache.clear()
+            self._cache_bytes = 0
+        self._cache[row] = values
+        self._cache_bytes += values.nbytes
+        return values
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sets of ``rows`` as one flat array plus offsets (see ``jaccard_pairs``)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not rows.size:
+            return np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64)
+        if rows.max() >= self._committed:
+            self._commit()
+        starts = self._offsets[rows]
+        lengths = self._offsets[rows + 1] - starts
+        offsets = np.zeros(rows.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        spilled = starts < self._mem_start
+        index = np.repeat(starts - self._mem_start - offsets[:-1], lengths)
+        index += np.arange(offsets[-1], dtype=np.int64)
+        if not spilled.any():  # everything in memory: one vectorized gather
+            return self._mem[index], offsets
+        data = np.empty(int(offsets[-1]), dtype=np.uint32)
+        in_mem = np.repeat(~spilled, lengths)
+        data[in_mem] = self._mem[index[in_mem]]
+        for k in np.flatnonzero(spilled).tolist():
+            data[offsets[k] : offsets[k + 1]] = self.get(int(rows[k]))
+        return data, offsets
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+# --- exact Jaccard of many pairs -------------------------------------------------------------
+
+
+@_fp._jit
+def _jaccard_kernel(a_data: NDArray[np.uint32], a_off: I64Array, a_idx: I64Array,
+                    b_data: NDArray[np.uint32], b_off: I64Array, b_idx: I64Array,
+                    out: NDArray[np.float64]) -> None:
+    for k in range(a_idx.size):
+        i, j = a_idx[k], b_idx[k]
+        p, pe = a_off[i], a_off[i + 1]
+        q, qe = b_off[j], b_off[j + 1]
+        na, nb = pe - p, qe - q
+        if na == 0 and nb == 0:
+            out[k] = 1.0
+            continue
+        inter = 0
+        while p < pe and q < qe:  # branch-free merge: the comparisons are unpredictable
+            x, y = a_data[p], b_data[q]
+            inter += x == y
+            p += x <= y
+            q += y <= x
+        out[k] = inter / (na + nb - inter)
+
+
+def jaccard_pairs(a_data: np.ndarray, a_off: np.ndarray, a_idx: np.ndarray,
+                  b_data: np.ndarray, b_off: np.ndarray, b_idx: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of set ``a_idx[k]`` of A and set ``b_idx[k]`` of B, for every k.
+
+    Sets are sorted unique uint32 runs of a flat array (set i: ``data[off[i]:off[i + 1]]``).
+    Equal, value for value, to ``fingerprint.jaccard`` on each pair.
+    """
+    out = np.empty(len(a_idx), dtype=np.float64)
+    if use_numba():
+        _jaccard_kernel(a_data, a_off, np.asarray(a_idx, dtype=np.int64), b_data, b_off,
+                        np.asarray(b_idx, dtype=np.int64), out)
+        return out
+    for k, (i, j) in enumerate(zip(a_idx.tolist(), b_idx.tolist(), strict=True)):
+        out[k] = _fp.jaccard(a_data[a_off[i] : a_off[i + 1]], b_data[b_off[j] : b_off[j + 1]])
+    return out
+
+
+def flatten(sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Sets as one flat uint32 array plus offsets (the layout ``jaccard_pairs`` reads)."""
+    offsets = np.zeros(len(sets) + 1, dtype=np.int64)
+    np.cumsum([s.size for s in sets], out=offsets[1:])
+    data = np.concatenate(sets).astype(np.uint32, copy=False) if offsets[-1] else (
+        np.zeros(0, dtype=np.uint32))
+    return data, offsets

@@ -1,0 +1,92 @@
+"""The same output for any number of workers; records survive the trips between processes
+and between the two passes unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import numpy as np
+import pytest
+
+from benchmarks.corpus import Generator
+from dedupe import Config, clean
+from dedupe.model import Document, Result
+from dedupe.pipeline import (
+    _CHUNK_DOCS,
+    _FINGERPRINTS,
+    _NOT_SPILLED,
+    _pack,
+    _unpack,
+    prepare_shipped,
+)
+from dedupe.prepare import Prepared, prepare_many
+
+
+def _records(n: int, seed: int = 3) -> list[dict[str, str]]:
+    gen = Generator(seed=seed)
+    return [gen.document() for _ in range(n)]
+
+
+def _outcome(results: list[Result]) -> list[tuple[object, ...]]:
+    return [(r.document.id, r.text, r.removals, r.repairs, r.passed, r.units) for r in results]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["batch", "stream"])
+def test_workers_do_not_change_the_output(stream: bool) -> None:
+    docs = _records(2 * _CHUNK_DOCS + 10)  # three chunks: the pool is really used
+    docs.insert(7, {"id": "big", "text": "word " * 30_000})  # oversize: passed through
+    config = Config(group_field="host", max_document_chars=100_000)
+    one = list(clean(docs, config.replace(workers=1), stream=stream))
+    two = list(clean(docs, config.replace(workers=2), stream=stream))
+    assert _outcome(one) == _outcome(two)
+    assert sum(len(r.removals) for r in one) > 100  # the corpus exercises every policy
+
+
+def _documents(n: int) -> list[Document]:
+    docs = [Document(id=str(i), text=r["text"], ordinal=i) for i, r in enumerate(_records(n))]
+    docs += [Document(id="empty", text="", ordinal=n),
+             Document(id="bad", text="raw", ordinal=n + 1, error="malformed JSON")]
+    return docs
+
+
+def _fields(p: Prepared) -> dict[str, object]:
+    return {f.name: getattr(p, f.name) for f in dataclasses.fields(Prepared)}
+
+
+def _assert_same(a: Prepared, b: Prepared, skip: frozenset[str] = frozenset()) -> None:
+    for name, x in _fields(a).items():
+        if name in skip:
+            continue
+        y = getattr(b, name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), name
+        else:
+            assert x == y, name
+
+
+def test_shipping_from_a_worker_keeps_every_field() -> None:
+    docs = _documents(70)
+    config = Config()
+    expected = prepare_many(docs, config)
+    packed, same = pickle.loads(pickle.dumps(prepare_shipped(docs, config)))
+    texts = [d.text if s else p.text for d, p, s in zip(docs, packed.records, same, strict=True)]
+    for doc, p, e in zip(docs, _unpack(packed, texts), expected, strict=True):
+        p.document = doc
+        if p.text == "" and doc.text:
+            p.text = doc.text
+        _assert_same(p, e)
+
+
+def test_spilled_records_keep_what_finalize_reads() -> None:
+    docs = _documents(70)
+    config = Config()
+    expected = prepare_many(docs, config)
+    records = prepare_many(docs, config)
+    for p in records:
+        for name in _NOT_SPILLED:
+            setattr(p, name, [])
+    back = _unpack(pickle.loads(pickle.dumps(_pack(records, _FINGERPRINTS))))
+    for p, e in zip(back, expected, strict=True):
+        _assert_same(p, e, skip=_FINGERPRINTS | _NOT_SPILLED)
+        assert p.hashes.size == 0 and p.unit_bands.size == 0  # fingerprints are not kept
