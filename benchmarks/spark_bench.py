@@ -115,12 +115,16 @@ def run_spark(spark: Any, metrics: StageMetrics, source: Path, config: Config) -
 
 
 def run_local(source: Path, config: Config, workers: int) -> float:
-    """Seconds the local engine takes on the same documents (read from the same Parquet)."""
+    """Seconds the local engine takes on the same documents (read from the same Parquet),
+    writing the clean records and the audit as JSON Lines under benchmarks/out/local/."""
     from dedupe.jobs import run_job
 
+    out = OUT_DIR / "local"
+    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    run_job([str(source)], os.devnull, config.replace(group_field="host", workers=workers),
-            audit=os.devnull)
+    run_job([str(source)], str(out / f"{source.stem}.clean.jsonl"),
+            config.replace(group_field="host", workers=workers),
+            audit=str(out / f"{source.stem}.audit.jsonl"))
     return round(time.perf_counter() - start, 2)
 
 

@@ -86,6 +86,24 @@ def _insert_kernel(
 
 
 @_fp._jit
+def _rehash_kernel(
+    old_key: U64Array, old_band: np.ndarray, old_row: NDArray[np.int32],
+    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+) -> None:
+    mask = slot_key.size - 1
+    for i in range(old_row.size):
+        if old_row[i] < 0:
+            continue
+        key = old_key[i]
+        pos = np.int64(key & np.uint64(mask))
+        while slot_row[pos] >= 0:
+            pos = (pos + 1) & mask
+        slot_key[pos] = key
+        slot_band[pos] = old_band[i]
+        slot_row[pos] = old_row[i]
+
+
+@_fp._jit
 def _probe_kernel(
     slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
     keys: U64Array, out_item: I64Array, out_row: I64Array,
@@ -167,10 +185,14 @@ class BandTable:
             return
         while need > self._MAX_LOAD * capacity:
             capacity *= 2
-        occupied = self._row >= 0
-        keys, bands, rows = self._key[occupied], self._band[occupied], self._row[occupied]
+        old_key, old_band, old_row = self._key, self._band, self._row
         self._alloc(capacity, self._band.dtype.type)
-        self._insert(keys, bands.astype(np.int64), rows.astype(np.int64))
+        if use_numba():  # straight from the old slots: no copy of the entries in between
+            _rehash_kernel(old_key, old_band, old_row, self._key, self._band, self._row)
+            return
+        occupied = old_row >= 0
+        self._insert(old_key[occupied], old_band[occupied].astype(np.int64),
+                     old_row[occupied].astype(np.int64))
 
     def _insert(self, keys: U64Array, bands: I64Array, rows: I64Array) -> None:
         if use_numba():

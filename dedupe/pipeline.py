@@ -14,7 +14,10 @@ Workers: ``config.workers`` processes (0 = every core) from a forkserver that ha
 warmed up the per-document code once (``dedupe._worker``), so a worker starts in milliseconds.
 At most ``3 * workers`` chunks are in flight, which bounds memory whatever the input size.
 What travels back from a worker is what the main process lacks: the document itself (and its
-text, when repair left it unchanged) is not sent back.
+text, when repair left it unchanged) is not sent back. It travels through a file, not the pool's
+result pipe: a worker killed in the middle of a megabyte-long send would leave a partial message
+that the pool's reader waits on forever; the message through the pipe is now a few bytes, sent
+by one atomic write, and a killed worker surfaces as BrokenProcessPool.
 """
 
 from __future__ import annotations
@@ -269,15 +272,17 @@ def prepare_all(documents: Iterable[Document], config: Config) -> Iterator[Prepa
     # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (SIGKILL, the OOM
     # killer) raises BrokenProcessPool here instead of leaving the run waiting forever.
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_stop_signals)
+    handoff = tempfile.TemporaryDirectory(prefix="dedupe-chunks-")
     try:
         # At most a few chunks in flight: pool.map would read the whole input ahead.
-        pending: deque[tuple[list[Document], Future[_Shipped]]] = deque()
-        for chunk in chain(head, chunks):
+        pending: deque[tuple[list[Document], Future[None], str]] = deque()
+        for number, chunk in enumerate(chain(head, chunks)):
+            path = os.path.join(handoff.name, f"{number}.pickle")
             # Ctrl-C waits while submit() starts a worker: interrupted there, the worker would
             # start untracked, after this process is gone, and fail with a traceback.
             with signals_deferred():
-                future = pool.submit(prepare_shipped, chunk, config)
-            pending.append((chunk, future))
+                future = pool.submit(prepare_shipped, chunk, config, path)
+            pending.append((chunk, future, path))
             if len(pending) >= 3 * workers:
                 yield from _unship(*pending.popleft())
         while pending:
@@ -285,6 +290,8 @@ def prepare_all(documents: Iterable[Document], config: Config) -> Iterator[Prepa
     except BaseException:  # a failure, Ctrl-C, or the consumer gone: stop now, don't drain
         _stop_workers(pool)
         raise
+    finally:
+        handoff.cleanup()
     pool.shutdown()
 
 
@@ -308,9 +315,9 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 _Shipped = tuple[_Packed, list[bool]]
 
 
-def prepare_shipped(chunk: list[Document], config: Config) -> _Shipped:
-    """prepare_many in a worker, packed, minus what the main process already has: the
-    documents, and each text that repair left as it was (flagged True)."""
+def prepare_shipped(chunk: list[Document], config: Config, path: str) -> None:
+    """prepare_many in a worker, packed into the file at ``path``, minus what the main process
+    already has: the documents, and each text that repair left as it was (flagged True)."""
     out = prepare_many(chunk, config)
     same = [p.text is p.document.text for p in out]
     packed = _pack(out)
@@ -318,14 +325,19 @@ def prepare_shipped(chunk: list[Document], config: Config) -> _Shipped:
         p.document = _SHIPPED
         if unchanged:
             p.text = ""
-    return packed, same
+    shipped: _Shipped = (packed, same)
+    with open(path, "wb") as file:
+        pickle.dump(shipped, file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 _SHIPPED = Document(id="", text="")
 
 
-def _unship(chunk: list[Document], result: Future[_Shipped]) -> Iterator[Prepared]:
-    packed, same = result.result()
+def _unship(chunk: list[Document], done: Future[None], path: str) -> Iterator[Prepared]:
+    done.result()
+    with open(path, "rb") as file:
+        packed, same = pickle.load(file)
+    os.unlink(path)
     texts = [doc.text if unchanged else p.text
              for doc, p, unchanged in zip(chunk, packed.records, same, strict=True)]
     for doc, p, unchanged in zip(chunk, _unpack(packed, texts), same, strict=True):

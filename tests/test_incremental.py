@@ -136,6 +136,7 @@ def test_generated_corpus_in_batches_equals_one_streaming_run(index_spec: str,  
         assert index.verify() == []
 
 
+@pytest.mark.redis
 def test_sqlite_and_redis_indexes_hold_the_same_content(tmp_path: Path,
                                                          redis_url: str) -> None:  # noqa: F811
     corpus = make_corpus(120, seed=3)

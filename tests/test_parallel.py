@@ -4,7 +4,10 @@ and between the two passes unchanged."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
+from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from dedupe.pipeline import (
     _NOT_SPILLED,
     _pack,
     _unpack,
+    _unship,
     prepare_shipped,
 )
 from dedupe.prepare import Prepared, prepare_many
@@ -65,17 +69,17 @@ def _assert_same(a: Prepared, b: Prepared, skip: frozenset[str] = frozenset()) -
             assert x == y, name
 
 
-def test_shipping_from_a_worker_keeps_every_field() -> None:
+def test_shipping_from_a_worker_keeps_every_field(tmp_path: Path) -> None:
     docs = _documents(70)
     config = Config()
     expected = prepare_many(docs, config)
-    packed, same = pickle.loads(pickle.dumps(prepare_shipped(docs, config)))
-    texts = [d.text if s else p.text for d, p, s in zip(docs, packed.records, same, strict=True)]
-    for doc, p, e in zip(docs, _unpack(packed, texts), expected, strict=True):
-        p.document = doc
-        if p.text == "" and doc.text:
-            p.text = doc.text
+    path = str(tmp_path / "chunk.pickle")
+    prepare_shipped(docs, config, path)
+    done: Future[None] = Future()
+    done.set_result(None)
+    for p, e in zip(_unship(docs, done, path), expected, strict=True):
         _assert_same(p, e)
+    assert not os.path.exists(path)  # the hand-off file is gone once read
 
 
 def test_spilled_records_keep_what_finalize_reads() -> None:

@@ -380,6 +380,7 @@ def _fetch(cache: dict[int, Any], ids: Sequence[int], get: Any) -> dict[int, Any
 
 
 Verify = Callable[[int, Hashable, float], "float | None"]
+VerifyMany = Callable[[np.ndarray, list[Hashable], np.ndarray], np.ndarray]
 Veto = Callable[[str, str], bool]
 
 
@@ -393,30 +394,39 @@ class _LongHistory:
         self.added: list[tuple[Hashable, np.ndarray, np.ndarray]] = []
 
     def find_many(self, keys: np.ndarray, sets: Sequence[np.ndarray],
-                  verify: Verify | None = None) -> list[Match | None]:
-        """Per item: the most similar stored leader that passes `verify` (or, without it,
-        reaches the threshold); ties go to the oldest. index.LongIndex.find_many's rule."""
+                  verify: Verify | None = None, verify_many: VerifyMany | None = None
+                  ) -> list[Match | None]:
+        """Per item: the most similar stored leader that passes verification (``verify_many``
+        for all candidate pairs at once, else ``verify`` pair by pair, else the threshold);
+        ties go to the oldest. index.LongIndex.find_many's rule, callbacks and all."""
         rows = np.asarray(keys, dtype=np.uint64).reshape(len(sets), -1)
-        out: list[Match | None] = []
-        for item, (candidates, shingles) in enumerate(
-                zip(self.run._candidates(self.table, rows), sets, strict=True)):
-            if not candidates:
-                out.append(None)
-                continue
-            stored = self._sets(candidates)
-            best, best_sim = -1, -1.0
-            for leader in candidates:  # ascending = oldest first, so ties keep the oldest
-                sim = jaccard(shingles, stored[leader])
-                if verify is not None:
-                    checked = verify(item, self._leader(leader), sim)
-                    if checked is None:
-                        continue
-                    sim = checked
-                elif sim < self.threshold:
-                    continue
-                if sim > best_sim:
-                    best, best_sim = leader, sim
-            out.append(None if best < 0 else Match(self._leader(best), best_sim))
+        items: list[int] = []
+        leaders: list[int] = []
+        for item, candidates in enumerate(self.run._candidates(self.table, rows)):
+            items += [item] * len(candidates)
+            leaders += candidates  # per item ascending = oldest first
+        out: list[Match | None] = [None] * len(sets)
+        if not leaders:
+            return out
+        stored = self._sets(sorted(set(leaders)))
+        sims = np.array([jaccard(sets[i], stored[c]) for i, c in zip(items, leaders, strict=True)],
+                        dtype=np.float64)
+        if verify_many is not None:
+            sims = np.asarray(verify_many(np.array(items, dtype=np.int64),
+                                          [self._leader(c) for c in leaders], sims),
+                              dtype=np.float64)
+        elif verify is not None:
+            checked = [verify(i, self._leader(c), sim)
+                       for i, c, sim in zip(items, leaders, sims.tolist(), strict=True)]
+            sims = np.array([np.nan if v is None else v for v in checked], dtype=np.float64)
+        else:
+            sims[sims < self.threshold] = np.nan
+        best: dict[int, tuple[float, int]] = {}
+        for item, leader, sim in zip(items, leaders, sims.tolist(), strict=True):
+            if sim == sim and (item not in best or sim > best[item][0]):  # not NaN; ties: oldest
+                best[item] = (sim, leader)
+        for item, (sim, leader) in best.items():
+            out[item] = Match(self._leader(leader), sim)
         return out
 
     def record(self, leader: Hashable, keys: np.ndarray, shingles: np.ndarray) -> None:
@@ -483,7 +493,7 @@ class _PastLongIndex(LongIndex):
         return self.find_many(np.asarray(keys).reshape(1, -1), [shingles])[0]
 
     def find_many(self, keys: np.ndarray, sets: Sequence[np.ndarray]) -> list[Match | None]:
-        older = self.past.find_many(keys, sets, self.verify)
+        older = self.past.find_many(keys, sets, self.verify, getattr(self, "verify_many", None))
         return [older_first(o, n) for o, n in zip(older, super().find_many(keys, sets),
                                                    strict=True)]
 
