@@ -80,6 +80,8 @@ class LongIndex:
     def __init__(self, threshold: float, *, memory_budget: int = 32 << 20) -> None:
         self.threshold = threshold
         self._leaders: list[Hashable] = []
+        #: The same leaders as an object array: a lookup's candidates in one indexing step.
+        self._leader_array = np.empty(64, dtype=object)
         self._table = BandTable()
         self._sets = SetStore(memory_budget)
         self._recent: np.ndarray | None = None  # band keys of the last leaders, not in the table
@@ -91,7 +93,7 @@ class LongIndex:
         #: The same for all candidates of a lookup at once (preferred when set): called with
         #: the items, the leaders and the Jaccards of every candidate pair, it returns each
         #: pair's similarity, NaN to reject it.
-        self.verify_many: Callable[[np.ndarray, list[Hashable], np.ndarray],
+        self.verify_many: Callable[[np.ndarray, Sequence[Hashable], np.ndarray],
                                    np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -136,8 +138,8 @@ class LongIndex:
         l_data, l_off = self._sets.gather(uniq)
         sims = jaccard_pairs(q_data, q_off, p_item, l_data, l_off, where.reshape(-1))
         if self.verify_many is not None:
-            sims = np.asarray(self.verify_many(
-                p_item, [self._leaders[r] for r in p_row.tolist()], sims), dtype=np.float64)
+            sims = np.asarray(self.verify_many(p_item, self._leader_array[p_row], sims),
+                              dtype=np.float64)
         elif self.verify is not None:
             checked = [self.verify(item, self._leaders[row], sim) for item, row, sim
                        in zip(p_item.tolist(), p_row.tolist(), sims.tolist(), strict=True)]
@@ -170,6 +172,11 @@ class LongIndex:
             self._flush()
         self._recent[self._n_recent] = keys
         self._n_recent += 1
+        if len(self._leaders) == self._leader_array.size:
+            grown = np.empty(2 * self._leader_array.size, dtype=object)
+            grown[: self._leader_array.size] = self._leader_array
+            self._leader_array = grown
+        self._leader_array[len(self._leaders)] = leader
         self._leaders.append(leader)
         self._sets.append(shingles)
 

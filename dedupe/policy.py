@@ -10,7 +10,7 @@ into removals, using the boilerplate counts seen so far: after all documents in 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -115,6 +115,8 @@ class Decider:
         self._rescued: dict[int, tuple[int, float]] = {}
         #: Kept document -> its content units' clusters (cluster -> characters) and their total.
         self._doc_content: dict[Hashable, tuple[dict[int, int], int]] = {}
+        self._keys = np.empty(0, dtype=object)  # clusters' keys for _verify_units, by id
+        self._keys_known = 0  # how many of them are filled in
         self.long_units.verify = self._verify_unit
         self.long_units.verify_many = self._verify_units
         self.short_units.veto = self._verifier.vetoes
@@ -230,44 +232,67 @@ class Decider:
             return jaccard if jaccard >= self.config.unit_threshold else None
         return self._verifier.long_units(self._current.keys[self._items[item]], key, jaccard)
 
-    def _verify_units(self, items: np.ndarray, leaders: list[Hashable],
+    def _verify_units(self, items: np.ndarray, leaders: Sequence[Hashable],
                       jaccards: np.ndarray) -> np.ndarray:
         """``_verify_unit`` for every candidate pair of one lookup (LongIndex.verify_many).
 
-        Equal, pair for pair, to ``_verify_unit`` (NaN for None); faster because most pairs
-        are rejected by the edit similarity, computed here for all of them in rapidfuzz's C++
-        (``cpdist``), and only the pairs that pass it go on to the word veto in Python.
+        Equal, pair for pair, to ``_verify_unit`` (NaN for None); faster because the pairs
+        travel as arrays: the keys are picked by array indexing, the edit similarity of all of
+        them is rapidfuzz's C++ (``cpdist``, which rejects most), and only the few pairs that
+        pass go on to the word veto in Python.
         """
-        out = np.full(len(leaders), np.nan)
+        n = len(leaders)
+        out = np.full(n, np.nan)
         p, verifier = self._current, self._verifier
-        keyed: list[int] = []
-        a: list[str] = []
-        b: list[str] = []
-        for k, (item, leader) in enumerate(zip(items.tolist(), leaders, strict=True)):
-            key = (self.clusters[leader].key if isinstance(leader, int)
-                   else getattr(leader, "key", ""))
-            if not key or p is None:
-                checked = self._verify_unit(item, leader, float(jaccards[k]))
-                out[k] = np.nan if checked is None else checked
-            else:
-                keyed.append(k)
-                a.append(p.keys[self._items[item]])
-                b.append(key)
-        if not keyed:
+        if p is None or not n:
+            return self._verify_pairwise(items, leaders, jaccards, np.arange(n), out)
+        leader_array = np.empty(n, dtype=object)
+        leader_array[:] = leaders
+        # A stored cluster (dedupe.store) is not an int until loaded: those go pair by pair.
+        local = (np.ones(n, dtype=bool) if self.history is None else
+                 np.fromiter((isinstance(x, int) for x in leader_array), dtype=bool, count=n))
+        b = np.full(n, "", dtype=object)
+        b[local] = self._cluster_keys()[leader_array[local].astype(np.int64)]
+        keyed = local & (b != "")
+        self._verify_pairwise(items, leaders, jaccards, np.flatnonzero(~keyed), out)
+        keyed_at = np.flatnonzero(keyed)
+        if not keyed_at.size:
             return out
-        jac = jaccards[keyed]
+        item_keys = np.empty(len(self._items), dtype=object)
+        item_keys[:] = [p.keys[i] for i in self._items]
+        a, b, jac = item_keys[np.asarray(items)[keyed_at]], b[keyed_at], jaccards[keyed_at]
         by_shingles = jac >= verifier.jaccard_threshold
-        edit = np.zeros(len(keyed))
+        edit = np.zeros(keyed_at.size)
         for mask, cutoff in ((by_shingles, 0.0), (~by_shingles, verifier.edit_threshold)):
-            pick = np.flatnonzero(mask).tolist()
-            if pick:
-                edit[pick] = rf_process.cpdist([a[j] for j in pick], [b[j] for j in pick],
+            pick = np.flatnonzero(mask)
+            if pick.size:
+                edit[pick] = rf_process.cpdist(a[pick], b[pick],
                                                scorer=Indel.normalized_similarity,
                                                score_cutoff=cutoff, dtype=np.float64)
         for j in np.flatnonzero(by_shingles | (edit >= verifier.edit_threshold)).tolist():
             if not verifier.vetoes(a[j], b[j]):
-                out[keyed[j]] = max(float(jac[j]), float(edit[j]))
+                out[keyed_at[j]] = max(float(jac[j]), float(edit[j]))
         return out
+
+    def _verify_pairwise(self, items: np.ndarray, leaders: Sequence[Hashable],
+                         jaccards: np.ndarray, at: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``_verify_unit`` for the pairs ``at`` of a lookup, one by one, into ``out``."""
+        for k in at.tolist():
+            checked = self._verify_unit(int(items[k]), leaders[k], float(jaccards[k]))
+            out[k] = np.nan if checked is None else checked
+        return out
+
+    def _cluster_keys(self) -> np.ndarray:
+        """Every cluster's leader key, by cluster id, as an object array (grown as needed)."""
+        known = self._keys_known
+        if known < len(self.clusters):
+            if len(self.clusters) > self._keys.size:
+                grown = np.empty(max(64, 2 * len(self.clusters)), dtype=object)
+                grown[:known] = self._keys[:known]
+                self._keys = grown
+            self._keys[known : len(self.clusters)] = [c.key for c in self.clusters[known:]]
+            self._keys_known = len(self.clusters)
+        return self._keys
 
     def _verify_document(self, item: int, leader: Hashable, jaccard: float,
                          rescue: bool = False) -> float | None:

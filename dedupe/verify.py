@@ -36,6 +36,8 @@ from dedupe.config import Config
 
 #: Extra word tolerance when units are matched as parts of two documents (Verifier.vetoes).
 LENIENCY = 0.15
+#: Remembered veto answers at most (then forgotten all at once: memory stays bounded).
+_VETO_MEMO = 1 << 16
 #: Below this many characters, one differing word is enough to tell two texts apart.
 SHORT_FACT_CHARS = 60
 #: Above it, the differing words must make up this share of the text's characters.
@@ -250,6 +252,9 @@ class Verifier:
         self.edit_threshold = config.unit_edit_threshold
         self.veto = config.word_veto
         self.tolerance = config.word_tolerance
+        #: vetoed() answers by (a, b, tolerance): a corpus asks about the same pairs again and
+        #: again (a boilerplate line against its leader: ~7 calls per distinct pair).
+        self._vetoed: dict[tuple[str, str, float], bool] = {}
 
     def long_units(self, a: str, b: str, jaccard: float) -> float | None:
         """Similarity of two long units' match keys, or None when they do not match.
@@ -262,7 +267,7 @@ class Verifier:
         edit = edit_similarity(a, b, 0.0 if by_shingles else self.edit_threshold)
         if not by_shingles and edit < self.edit_threshold:
             return None
-        if self.veto and vetoed(a, b, self.tolerance):
+        if self.vetoes(a, b):
             return None
         return max(jaccard, edit)
 
@@ -272,8 +277,16 @@ class Verifier:
         ``lenient``: for units compared as parts of two documents, where one unit's doubt
         weighs little against the others': spellings may differ by ``LENIENCY`` more.
         """
+        if not self.veto or a == b:
+            return False
         tolerance = min(0.6, self.tolerance + LENIENCY) if lenient else self.tolerance
-        return self.veto and vetoed(a, b, tolerance)
+        key = (a, b, tolerance)
+        answer = self._vetoed.get(key)
+        if answer is None:
+            if len(self._vetoed) >= _VETO_MEMO:
+                self._vetoed.clear()
+            answer = self._vetoed[key] = vetoed(a, b, tolerance)
+        return answer
 
 
 __all__ = ["FACT_SHARE", "LENIENCY", "SHORT_FACT_CHARS", "Facts", "Verifier", "differing_facts",
