@@ -95,6 +95,15 @@ class LongIndex:
         #: pair's similarity, NaN to reject it.
         self.verify_many: Callable[[np.ndarray, Sequence[Hashable], np.ndarray],
                                    np.ndarray] | None = None
+        #: Optional, with a verification: which candidate pairs could pass it at all, told
+        #: from cheap facts before any set is read or Jaccard computed. Called with the items,
+        #: the leaders, and both sides' set sizes; returns a mask. A pair it rejects must be
+        #: one the verification would reject.
+        self.admit: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                             np.ndarray] | None = None
+        #: False when the verification never reads the Jaccard it is given: the sets are then
+        #: not read at all and every pair goes to it with NaN.
+        self.verify_reads_jaccard = True
 
     def __len__(self) -> int:
         return len(self._leaders)
@@ -132,11 +141,20 @@ class LongIndex:
         pairs = np.unique((items << 32) | rows)  # sorted: by item, then row (= add order)
         p_item = pairs >> 32
         p_row = pairs & 0xFFFFFFFF
-        # Every candidate's exact Jaccard in one compiled pass over the sets.
         q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
-        uniq, where = np.unique(p_row, return_inverse=True)
-        l_data, l_off = self._sets.gather(uniq)
-        sims = jaccard_pairs(q_data, q_off, p_item, l_data, l_off, where.reshape(-1))
+        if self.admit is not None:
+            keep = self.admit(p_item, self._leader_array[p_row], np.diff(q_off)[p_item],
+                              self._sets.sizes(p_row))
+            p_item, p_row = p_item[keep], p_row[keep]
+            if not p_item.size:
+                return results
+        if self.verify_reads_jaccard or (self.verify is None and self.verify_many is None):
+            # Every candidate's exact Jaccard in one compiled pass over the sets.
+            uniq, where = np.unique(p_row, return_inverse=True)
+            l_data, l_off = self._sets.gather(uniq)
+            sims = jaccard_pairs(q_data, q_off, p_item, l_data, l_off, where.reshape(-1))
+        else:
+            sims = np.full(p_item.size, np.nan)
         if self.verify_many is not None:
             sims = np.asarray(self.verify_many(p_item, self._leader_array[p_row], sims),
                               dtype=np.float64)

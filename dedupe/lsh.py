@@ -241,17 +241,17 @@ class SetStore:
 
     Held in memory until ``memory_budget`` bytes, then written to an anonymous temporary file
     (deleted by the OS when closed or when the process ends) in blocks of ``block`` bytes;
-    reads of spilled sets use ``os.pread`` and a cache of up to ``cache_budget`` bytes.
-    Appends are collected and copied in batches (one small copy per set costs more than the
-    set).
+    spilled sets are read through a memory map of that file, so a lookup's candidates are
+    gathered by one array indexing whether in memory or not, and the OS page cache does the
+    caching. Appends are collected and copied in batches (one small copy per set costs more
+    than the set).
     """
 
     def __init__(self, memory_budget: int = 32 << 20, block: int = 4 << 20,
-                 cache_budget: int = 16 << 20, batch: int = 1024) -> None:
+                 batch: int = 1024) -> None:
         self.memory_budget = memory_budget
         self.batch = batch
         self.block = block
-        self.cache_budget = cache_budget
         self._offsets = np.zeros(1024, dtype=np.int64)  # element offset of each set's start
         self._committed = 0  # rows whose data is in _mem or the file
         self._pending: list[np.ndarray] = []  # the sets of the next rows, not yet copied
@@ -259,8 +259,7 @@ class SetStore:
         self._mem_start = 0  # element offset of _mem[0]
         self._mem_used = 0
         self._file: IO[bytes] | None = None
-        self._cache: dict[int, np.ndarray] = {}
-        self._cache_bytes = 0
+        self._map: np.ndarray | None = None  # the file's first _map.size elements, mapped
 
     def __len__(self) -> int:
         return self._committed + len(self._pending)
@@ -273,7 +272,7 @@ class SetStore:
     def nbytes(self) -> int:
         """Memory used (not the temporary file, nor reserved pages not yet written)."""
         pending = sum(int(a.nbytes) for a in self._pending)
-        return int(self._offsets.nbytes + 4 * self._mem_used + self._cache_bytes + pending)
+        return int(self._offsets.nbytes + 4 * self._mem_used + pending)
 
     def append(self, values: np.ndarray) -> int:
         """Store one set; returns its row."""
@@ -331,18 +330,22 @@ class SetStore:
         start, end = int(self._offsets[row]), int(self._offsets[row + 1])
         if start >= self._mem_start:
             return self._mem[start - self._mem_start : end - self._mem_start]
-        cached = self._cache.get(row)
-        if cached is not None:
-            return cached
-        assert self._file is not None
-        data = os.pread(self._file.fileno(), 4 * (end - start), 4 * start)
-        values = np.frombuffer(data, dtype=np.uint32)
-        if self._cache_bytes + values.nbytes > self.cache_budget:
-            self._cache.clear()
-            self._cache_bytes = 0
-        self._cache[row] = values
-        self._cache_bytes += values.nbytes
-        return values
+        return np.array(self._mapped()[start:end])
+
+    def _mapped(self) -> np.ndarray:
+        """The spilled elements (the whole file), memory-mapped; mapped again as it grows."""
+        if self._map is None or self._map.size < self._mem_start:
+            assert self._file is not None
+            self._map = np.memmap(self._file, dtype=np.uint32, mode="r",
+                                  shape=(self._mem_start,))
+        return self._map
+
+    def sizes(self, rows: np.ndarray) -> np.ndarray:
+        """The number of elements of the sets at ``rows``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and rows.max() >= self._committed:
+            self._commit()
+        return self._offsets[rows + 1] - self._offsets[rows]
 
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sets of ``rows`` as one flat array plus offsets (see ``jaccard_pairs``)."""
@@ -363,11 +366,12 @@ class SetStore:
         data = np.empty(int(offsets[-1]), dtype=np.uint32)
         in_mem = np.repeat(~spilled, lengths)
         data[in_mem] = self._mem[index[in_mem]]
-        for k in np.flatnonzero(spilled).tolist():
-            data[offsets[k] : offsets[k + 1]] = self.get(int(rows[k]))
+        on_disk = ~in_mem
+        data[on_disk] = self._mapped()[index[on_disk] + self._mem_start]
         return data, offsets
 
     def close(self) -> None:
+        self._map = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -117,10 +117,16 @@ class Decider:
         self._doc_content: dict[Hashable, tuple[dict[int, int], int]] = {}
         self._keys = np.empty(0, dtype=object)  # clusters' keys for _verify_units, by id
         self._keys_known = 0  # how many of them are filled in
+        self._key_lengths = np.zeros(0, dtype=np.int64)  # their lengths
+        self._total_of: Prepared | None = None  # the document _total is the content size of
+        self._total = 0
         self.long_units.verify = self._verify_unit
         self.long_units.verify_many = self._verify_units
+        self.long_units.admit = self._admit_units
         self.short_units.veto = self._verifier.vetoes
         self.documents.verify = self._verify_document
+        # The content Jaccard decides only a stored document whose content is unknown.
+        self.documents.verify_reads_jaccard = history is not None
 
     def document_ref(self, leader: Hashable) -> Ref:
         """The kept document a document leader stands for (a stored one is a Ref already)."""
@@ -274,6 +280,35 @@ class Decider:
                 out[keyed_at[j]] = max(float(jac[j]), float(edit[j]))
         return out
 
+    def _admit_units(self, items: np.ndarray, leaders: np.ndarray, item_sizes: np.ndarray,
+                     leader_sizes: np.ndarray) -> np.ndarray:
+        """The candidate pairs ``_verify_unit`` could accept, told by sizes alone (LongIndex.admit).
+
+        A Jaccard is at most the ratio of the two set sizes; an edit similarity (normalized
+        Indel) at most ``2 * min(len) / (len_a + len_b)``. A pair that reaches neither
+        threshold by these bounds cannot pass: on a large corpus most candidates of a low
+        candidate threshold are such (a short line against a long one), and are dropped here
+        before their sets are read.
+        """
+        slack = 1e-9  # bounds compared with a margin: never reject a pair on rounding
+        verifier = self._verifier
+        ok = (np.minimum(item_sizes, leader_sizes)
+              >= (verifier.jaccard_threshold - slack) * np.maximum(item_sizes, leader_sizes))
+        p = self._current
+        if p is None:
+            return ok  # no keys: the Jaccard decides (as in _verify_unit)
+        n = len(leaders)
+        local = (np.ones(n, dtype=bool) if self.history is None else
+                 np.fromiter((isinstance(x, int) for x in leaders), dtype=bool, count=n))
+        self._cluster_keys()
+        key_len = np.zeros(n, dtype=np.int64)
+        key_len[local] = self._key_lengths[leaders[local].astype(np.int64)]
+        item_len = np.fromiter((len(p.keys[i]) for i in self._items), dtype=np.int64,
+                               count=len(self._items))[np.asarray(items)]
+        by_edit = (2 * np.minimum(item_len, key_len)
+                   >= (verifier.edit_threshold - slack) * (item_len + key_len)) & (key_len > 0)
+        return ok | by_edit | ~local  # a stored cluster's key is unknown here: keep it
+
     def _verify_pairwise(self, items: np.ndarray, leaders: Sequence[Hashable],
                          jaccards: np.ndarray, at: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``_verify_unit`` for the pairs ``at`` of a lookup, one by one, into ``out``."""
@@ -283,15 +318,19 @@ class Decider:
         return out
 
     def _cluster_keys(self) -> np.ndarray:
-        """Every cluster's leader key, by cluster id, as an object array (grown as needed)."""
-        known = self._keys_known
-        if known < len(self.clusters):
-            if len(self.clusters) > self._keys.size:
-                grown = np.empty(max(64, 2 * len(self.clusters)), dtype=object)
-                grown[:known] = self._keys[:known]
-                self._keys = grown
-            self._keys[known : len(self.clusters)] = [c.key for c in self.clusters[known:]]
-            self._keys_known = len(self.clusters)
+        """Every cluster's leader key, by cluster id, as an object array (grown as needed;
+        ``_key_lengths`` alongside)."""
+        known, count = self._keys_known, len(self.clusters)
+        if known < count:
+            if count > self._keys.size:
+                size = max(64, 2 * count)
+                keys, lengths = np.empty(size, dtype=object), np.zeros(size, dtype=np.int64)
+                keys[:known], lengths[:known] = self._keys[:known], self._key_lengths[:known]
+                self._keys, self._key_lengths = keys, lengths
+            new = [c.key for c in self.clusters[known:count]]
+            self._keys[known:count] = new
+            self._key_lengths[known:count] = [len(k) for k in new]
+            self._keys_known = count
         return self._keys
 
     def _verify_document(self, item: int, leader: Hashable, jaccard: float,
@@ -315,7 +354,9 @@ class Decider:
         if other is None or p is None:  # unknown content: its content Jaccard decides
             return jaccard if jaccard >= self.config.document_threshold else None
         clusters, other_total = other
-        total = sum(len(p.keys[i]) for i in p.content_units)
+        if self._total_of is not p:  # the current document's content size, once per document
+            self._total_of, self._total = p, sum(len(p.keys[i]) for i in p.content_units)
+        total = self._total
         if not total or not other_total:
             return None
         matched = 0.0
@@ -331,8 +372,8 @@ class Decider:
                 left.append(i)
         # Every one of the other document's clusters, matched or not: a unit found here only
         # must be found whatever else matched (cleaning the output again must agree).
-        rest = [c for c in clusters if self.clusters[c].key]
-        if rescue and left and rest:
+        rest = [c for c in clusters if self.clusters[c].key] if rescue and left else []
+        if rest:
             keys = [self.clusters[c].key for c in rest]
             scores = rf_process.cdist([p.keys[i] for i in left], keys,
                                       scorer=Indel.normalized_similarity,

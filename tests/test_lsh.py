@@ -131,12 +131,16 @@ def test_set_store_round_trips_in_memory_and_spilled() -> None:
     rng = np.random.default_rng(5)
     sets = [np.unique(rng.integers(0, 2**32, int(rng.integers(0, 300)), dtype=np.uint32))
             for _ in range(500)]
-    store = SetStore(memory_budget=20_000, block=8_000, cache_budget=4_000, batch=5)
+    store = SetStore(memory_budget=20_000, block=8_000, batch=5)
     for i, s in enumerate(sets):
         assert store.append(s) == i
     assert store.spilled and len(store) == len(sets)
     for i in [*range(len(sets)), *range(0, len(sets), 7)]:
         assert np.array_equal(store.get(i), sets[i])
+    rows = rng.integers(0, len(sets), 200)  # spilled and in-memory rows mixed, repeats too
+    data, offsets = store.gather(rows)
+    for k, row in enumerate(rows.tolist()):
+        assert np.array_equal(data[offsets[k] : offsets[k + 1]], sets[row])
     store.close()
 
 
