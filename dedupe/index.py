@@ -21,7 +21,7 @@ from datasketch.lsh import _optimal_param
 from rapidfuzz import fuzz
 from rapidfuzz import process as rf_process
 
-from dedupe.lsh import BandTable, SetStore, band_keys_into, flatten, jaccard_pairs
+from dedupe.lsh import BandTable, SetStore, band_keys_into, flatten
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX2 = np.uint64(0xBF58476D1CE4E5B9)
@@ -150,9 +150,7 @@ class LongIndex:
                 return results
         if self.verify_reads_jaccard or (self.verify is None and self.verify_many is None):
             # Every candidate's exact Jaccard in one compiled pass over the sets.
-            uniq, where = np.unique(p_row, return_inverse=True)
-            l_data, l_off = self._sets.gather(uniq)
-            sims = jaccard_pairs(q_data, q_off, p_item, l_data, l_off, where.reshape(-1))
+            sims = self._sets.jaccard(q_data, q_off, p_item, p_row)
         else:
             sims = np.full(p_item.size, np.nan)
         if self.verify_many is not None:

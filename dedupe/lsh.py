@@ -347,6 +347,27 @@ class SetStore:
             self._commit()
         return self._offsets[rows + 1] - self._offsets[rows]
 
+    def jaccard(self, q_data: np.ndarray, q_off: np.ndarray, q_idx: np.ndarray,
+                rows: np.ndarray) -> np.ndarray:
+        """Exact Jaccard of query set ``q_idx[k]`` (``q_data``/``q_off``, as ``flatten``
+        makes them) and the stored set at ``rows[k]``, for every k. Read in place, in memory
+        or through the map of the file: nothing is gathered."""
+        rows = np.asarray(rows, dtype=np.int64)
+        q_idx = np.asarray(q_idx, dtype=np.int64)
+        if rows.size and rows.max() >= self._committed:
+            self._commit()
+        count = self._committed + 1
+        out = np.empty(rows.size, dtype=np.float64)
+        spilled = self._offsets[rows] < self._mem_start
+        in_mem = ~spilled
+        if in_mem.any():  # offsets relative to the in-memory part (spilled rows not read)
+            out[in_mem] = jaccard_pairs(q_data, q_off, q_idx[in_mem], self._mem,
+                                        self._offsets[:count] - self._mem_start, rows[in_mem])
+        if spilled.any():
+            out[spilled] = jaccard_pairs(q_data, q_off, q_idx[spilled], self._mapped(),
+                                         self._offsets[:count], rows[spilled])
+        return out
+
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sets of ``rows`` as one flat array plus offsets (see ``jaccard_pairs``)."""
         rows = np.asarray(rows, dtype=np.int64)

@@ -10,7 +10,7 @@ import pytest
 from dedupe import fingerprint as fp
 from dedupe.fingerprint import jaccard, shingle_sets, signatures
 from dedupe.index import LongIndex, Match, band_keys, batch_collisions, lsh_params
-from dedupe.lsh import SetStore
+from dedupe.lsh import SetStore, flatten
 
 PATHS = [False, *([True] if fp.HAVE_NUMBA else [])]
 
@@ -127,7 +127,7 @@ def test_batch_collisions_flags_later_rows_sharing_a_band_key() -> None:
     assert batch_collisions(keys).tolist() == [False, False, True, True, False]
 
 
-def test_set_store_round_trips_in_memory_and_spilled() -> None:
+def test_set_store_round_trips_in_memory_and_spilled(use_numba: bool) -> None:
     rng = np.random.default_rng(5)
     sets = [np.unique(rng.integers(0, 2**32, int(rng.integers(0, 300)), dtype=np.uint32))
             for _ in range(500)]
@@ -141,6 +141,16 @@ def test_set_store_round_trips_in_memory_and_spilled() -> None:
     data, offsets = store.gather(rows)
     for k, row in enumerate(rows.tolist()):
         assert np.array_equal(data[offsets[k] : offsets[k + 1]], sets[row])
+    # Jaccard against stored sets, read in place: equal to the plain function, pair by pair.
+    queries = sets[::50]
+    q_data, q_off = flatten(queries)
+    q_idx = rng.integers(0, len(queries), 300)
+    rows = rng.integers(0, len(sets), 300)
+    rows[:100] = 50 * q_idx[:100]  # a third of the pairs: a query against itself
+    sims = store.jaccard(q_data, q_off, q_idx, rows)
+    assert sims.tolist() == [jaccard(queries[q], sets[r])
+                             for q, r in zip(q_idx.tolist(), rows.tolist(), strict=True)]
+    assert (sims == 1.0).any() and (sims < 1.0).any()
     store.close()
 
 
