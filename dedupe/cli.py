@@ -58,6 +58,19 @@ def main_options(
 
 Opt = typer.Option
 
+# Option declarations repeated word for word by several commands, defined once here.
+PresetOption = Annotated[str | None, Opt(help=f"Threshold preset: {', '.join(PRESETS)}.")]
+TextFieldOption = Annotated[str | None, Opt(help="Record field holding the text [text].")]
+# ...and shared by `review` and `index build` (`clean` has longer help texts for these).
+FormatOption = Annotated[str | None, Opt("--format", "-f", help="Input format: text, jsonl, parquet.")]
+SeparatorOption = Annotated[str | None, Opt(help="A line that separates text documents.")]
+BlankLinesOption = Annotated[int | None, Opt(help="Blank lines that end a text document [2].")]
+IdFieldOption = Annotated[str | None, Opt(help="Record field holding the id [id].")]
+GroupByOption = Annotated[str | None, Opt(help="Record field that scopes boilerplate counts.")]
+UnitOption = Annotated[str | None, Opt(help="Unit of repetition: line or paragraph [line].")]
+OnErrorOption = Annotated[str | None, Opt(help="Bad record: fail, skip or pass [fail].")]
+RepairOption = Annotated[bool | None, Opt("--repair/--no-repair", help="ftfy repair [on].")]
+
 
 @app.command()
 def clean(
@@ -68,12 +81,12 @@ def clean(
     audit: Annotated[str | None, Opt(help="Write one JSON line per removal here.")] = None,
     stats: Annotated[str | None, Opt(help="Write the summary (with version and config) as JSON here.")] = None,
     config_file: Annotated[Path | None, Opt("--config", help="TOML file of options (keys = option names with _).")] = None,
-    preset: Annotated[str | None, Opt(help=f"Threshold preset: {', '.join(PRESETS)}.")] = None,
+    preset: PresetOption = None,
     format: Annotated[str | None, Opt("--format", "-f", help="Input format: text, jsonl, parquet (default: by extension).")] = None,
     output_format: Annotated[str | None, Opt(help="Output format (default: by output extension, else the input format).")] = None,
     separator: Annotated[str | None, Opt(help="A line that separates text documents (default: blank lines).")] = None,
     blank_lines: Annotated[int | None, Opt(help="Blank lines that end a text document when no separator is given [2].")] = None,
-    text_field: Annotated[str | None, Opt(help="Record field holding the text [text].")] = None,
+    text_field: TextFieldOption = None,
     id_field: Annotated[str | None, Opt(help="Record field holding the id [id]; generated when absent.")] = None,
     group_by: Annotated[str | None, Opt(help="Record field (e.g. host) that scopes boilerplate counts.")] = None,
     encoding: Annotated[str | None, Opt(help="Input encoding [utf-8].")] = None,
@@ -182,13 +195,8 @@ def _run(inputs: list[str], output: str | None, config: Config, audit: str | Non
          stats_path: str | None, stream: bool, quiet: bool, engine: str = "local",
          master: str | None = None, *, index: str | None = None, read_only: bool = False,
          show_progress: bool = False) -> None:
-    """Run the job and turn every way it can end into a message and an exit code.
-
-    1: the input or the environment (bad input, an unwritable output, a full disk, a worker
-    process killed); 2: usage; 3: a bug (the accounting check, or any unexpected exception,
-    shown with its traceback); 130/143: Ctrl-C/SIGTERM. Every failure leaves no output file.
-    """
-    try:
+    """Run the job, report its summary; its failures end the command as `_failures` says."""
+    with _failures():
         with progress.reporting(show_progress, progress.input_size(inputs)):
             stats = run_job(inputs, output, config, audit=audit, stats_path=stats_path,
                             stream=stream, engine=engine, master=master, index=index,
@@ -199,10 +207,25 @@ def _run(inputs: list[str], output: str | None, config: Config, audit: str | Non
             raise
         except OSError as exc:
             raise OutputError(f"stdout: cannot write: {exc.strerror or exc}") from None
+    if not quiet:
+        typer.echo(summary_text(stats), err=True)
+
+
+@contextlib.contextmanager
+def _failures(nothing_written: str = "no output file was written") -> Iterator[None]:
+    """Turn every way a command's work can end into a message and an exit code.
+
+    1: the input or the environment (bad input, an unwritable output, a full disk, a worker
+    process killed); 2: usage; 3: a bug (the accounting check, or any unexpected exception,
+    shown with its traceback); 130/143: Ctrl-C/SIGTERM. Every failure leaves no output file;
+    `nothing_written` says so in the messages (`clean`: no output file, `review`: no page).
+    """
+    try:
+        yield
     except InputError as exc:
         _fail(str(exc), EXIT_INPUT)
     except OutputError as exc:
-        _fail(f"{exc}; no output file was written", EXIT_INPUT)
+        _fail(f"{exc}; {nothing_written}", EXIT_INPUT)
     except ConfigError as exc:
         _fail(str(exc), EXIT_USAGE)
     except AccountingError as exc:
@@ -210,23 +233,21 @@ def _run(inputs: list[str], output: str | None, config: Config, audit: str | Non
     except BrokenPipeError:
         _quiet_broken_pipe()
     except BrokenProcessPool:
-        _fail("a worker process died (killed, or out of memory); no output file was written",
+        _fail(f"a worker process died (killed, or out of memory); {nothing_written}",
               EXIT_INPUT)
     except MemoryError:
-        _fail("out of memory; no output file was written", EXIT_INPUT)
+        _fail(f"out of memory; {nothing_written}", EXIT_INPUT)
     except KeyboardInterrupt:
-        typer.echo("dedupe: interrupted; no output file was written", err=True)
+        typer.echo(f"dedupe: interrupted; {nothing_written}", err=True)
         raise typer.Exit(128 + signal.SIGINT) from None
     except SystemExit as exc:  # raised by _terminate
         if exc.code == 128 + signal.SIGTERM:
-            typer.echo("dedupe: terminated; no output file was written", err=True)
+            typer.echo(f"dedupe: terminated; {nothing_written}", err=True)
         raise
     except Exception as exc:
         traceback.print_exc()
-        _fail(f"internal error: {type(exc).__name__}: {exc}; no output file was written "
+        _fail(f"internal error: {type(exc).__name__}: {exc}; {nothing_written} "
               "(a bug in dedupe: please report it with the traceback above)", EXIT_INVARIANT)
-    if not quiet:
-        typer.echo(summary_text(stats), err=True)
 
 
 def _quiet_broken_pipe() -> NoReturn:
@@ -251,16 +272,16 @@ def review(
     sample: Annotated[int | None, Opt(help="Without --audit: clean only the first N documents.")] = None,
     max_documents: Annotated[int, Opt(help="Documents embedded in the page at most (worst cases + a sample).")] = 2000,
     config_file: Annotated[Path | None, Opt("--config", help="TOML file of options, as for clean.")] = None,
-    preset: Annotated[str | None, Opt(help=f"Threshold preset: {', '.join(PRESETS)}.")] = None,
-    format: Annotated[str | None, Opt("--format", "-f", help="Input format: text, jsonl, parquet.")] = None,
-    separator: Annotated[str | None, Opt(help="A line that separates text documents.")] = None,
-    blank_lines: Annotated[int | None, Opt(help="Blank lines that end a text document [2].")] = None,
-    text_field: Annotated[str | None, Opt(help="Record field holding the text [text].")] = None,
-    id_field: Annotated[str | None, Opt(help="Record field holding the id [id].")] = None,
-    group_by: Annotated[str | None, Opt(help="Record field that scopes boilerplate counts.")] = None,
-    unit: Annotated[str | None, Opt(help="Unit of repetition: line or paragraph [line].")] = None,
-    on_error: Annotated[str | None, Opt(help="Bad record: fail, skip or pass [fail].")] = None,
-    repair: Annotated[bool | None, Opt("--repair/--no-repair", help="ftfy repair [on].")] = None,
+    preset: PresetOption = None,
+    format: FormatOption = None,
+    separator: SeparatorOption = None,
+    blank_lines: BlankLinesOption = None,
+    text_field: TextFieldOption = None,
+    id_field: IdFieldOption = None,
+    group_by: GroupByOption = None,
+    unit: UnitOption = None,
+    on_error: OnErrorOption = None,
+    repair: RepairOption = None,
     workers: Annotated[int | None, Opt(help="Processes when the cleaning runs here [0 = all cores].")] = None,
 ) -> None:
     """Write one self-contained HTML page showing what a run removed, why, and a copy of what."""
@@ -270,19 +291,12 @@ def review(
         "format": format, "separator": separator, "blank_lines": blank_lines,
         "text_field": text_field, "id_field": id_field, "group_field": group_by, "unit": unit,
         "on_error": on_error, "repair": repair, "workers": workers}.items() if v is not None}
-    try:
+    with _failures("no review page was written"):
         run_stats = load_stats(stats) if stats else None
         recorded = stats_config(run_stats) if run_stats and not (config_file or preset) else {}
         config = build_config(config_file, preset, {**recorded, **given})
         summary = write_review(inputs or ["-"], output, config, audit=audit, stats=run_stats,
                                stats_path=stats, sample=sample, max_documents=max_documents)
-    except InputError as exc:
-        _fail(str(exc), EXIT_INPUT)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    except KeyboardInterrupt:
-        typer.echo("dedupe: interrupted; no review page was written", err=True)
-        raise typer.Exit(130) from None
     typer.echo(summary, err=True)
 
 
@@ -302,18 +316,18 @@ def index_build(
     inputs: Annotated[list[str] | None, typer.Argument(help="Input files ('-' = stdin), read as `dedupe clean` reads them.")] = None,
     index: IndexOption = "",
     config_file: Annotated[Path | None, Opt("--config", help="TOML file of options, as for clean (also for the policies).")] = None,
-    preset: Annotated[str | None, Opt(help=f"Threshold preset: {', '.join(PRESETS)}.")] = None,
-    format: Annotated[str | None, Opt("--format", "-f", help="Input format: text, jsonl, parquet.")] = None,
-    separator: Annotated[str | None, Opt(help="A line that separates text documents.")] = None,
-    blank_lines: Annotated[int | None, Opt(help="Blank lines that end a text document [2].")] = None,
-    text_field: Annotated[str | None, Opt(help="Record field holding the text [text].")] = None,
-    id_field: Annotated[str | None, Opt(help="Record field holding the id [id].")] = None,
-    group_by: Annotated[str | None, Opt(help="Record field that scopes boilerplate counts.")] = None,
+    preset: PresetOption = None,
+    format: FormatOption = None,
+    separator: SeparatorOption = None,
+    blank_lines: BlankLinesOption = None,
+    text_field: TextFieldOption = None,
+    id_field: IdFieldOption = None,
+    group_by: GroupByOption = None,
     encoding: Annotated[str | None, Opt(help="Input encoding [utf-8].")] = None,
     encoding_errors: Annotated[str | None, Opt(help="strict or replace [strict].")] = None,
-    on_error: Annotated[str | None, Opt(help="Bad record: fail, skip or pass [fail].")] = None,
-    repair: Annotated[bool | None, Opt("--repair/--no-repair", help="ftfy repair [on].")] = None,
-    unit: Annotated[str | None, Opt(help="Unit of repetition: line or paragraph [line].")] = None,
+    on_error: OnErrorOption = None,
+    repair: RepairOption = None,
+    unit: UnitOption = None,
     normalize: Annotated[str | None, Opt(help="Comma-separated normalization steps [all].")] = None,
     shingle_size: Annotated[int | None, Opt(help="Character n-gram size [5].")] = None,
     num_perm: Annotated[int | None, Opt(help="MinHash permutations [128].")] = None,

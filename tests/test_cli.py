@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import dedupe.io
+import dedupe.review
+from dedupe.cli import app
 
 from .conftest import FIXTURES, run_cli
 from .test_io import bad_inputs
@@ -122,3 +133,38 @@ def test_broken_pipe_is_quiet() -> None:
     proc = subprocess.run(cmd, shell=True, input=big, capture_output=True, check=False)
     assert proc.returncode == 0
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr
+
+
+def test_review_to_a_missing_directory_exit_1_one_line_no_traceback(tmp_path: Path) -> None:
+    page = tmp_path / "no" / "such" / "review.html"
+    proc = run_cli(["review", "fixtures/news_scrape.txt", "-o", str(page), "--workers", "1"])
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert err.startswith("dedupe: error: ") and err.count("\n") == 1, err
+    assert str(page) in err and "Traceback" not in err, err
+    assert proc.stdout == b"" and not page.parent.exists()
+
+
+def test_review_fails_as_clean_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk and a killed worker end `review` as they end `clean` (the same handler),
+    in process: one line, exit 1, no traceback, no page."""
+    page = tmp_path / "review.html"
+    args = ["review", "fixtures/news_scrape.txt", "-o", str(page), "--workers", "1"]
+
+    def fills_up(chunk: str) -> Iterator[bytes]:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def worker_killed(*args: Any, **kwargs: Any) -> Any:
+        raise BrokenProcessPool("a child process terminated abruptly")
+
+    for target, name, fake, message in (
+            (dedupe.io, "_encoded", fills_up, f"{page}: cannot write: No space left on device"),
+            (dedupe.review, "build_review", worker_killed, "a worker process died")):
+        monkeypatch.setattr(target, name, fake)
+        result = CliRunner().invoke(app, args)
+        monkeypatch.undo()
+        assert result.exit_code == 1, result.stderr
+        assert result.stderr.startswith("dedupe: error: ") and result.stderr.count("\n") == 1
+        assert message in result.stderr and "no review page was written" in result.stderr
+        assert "Traceback" not in result.stderr and isinstance(result.exception, SystemExit)
+        assert not page.exists() and list(tmp_path.iterdir()) == []
