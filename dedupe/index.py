@@ -89,11 +89,13 @@ class LongIndex:
         #: Optional verification (dedupe.verify): called as verify(item, leader, jaccard) for
         #: every candidate, it returns the pair's similarity or None to reject it, and then
         #: replaces the Jaccard threshold (the caller knows the items' and leaders' texts).
+        #: Called once per pair, an item's pairs together, in no set order: its answer must
+        #: not depend on the order.
         self.verify: Callable[[int, Hashable, float], float | None] | None = None
         #: The same for all candidates of a lookup at once (preferred when set): called with
         #: the items, the leaders and the Jaccards of every candidate pair, it returns each
         #: pair's similarity, NaN to reject it.
-        self.verify_many: Callable[[np.ndarray, Sequence[Hashable], np.ndarray],
+        self.verify_many: Callable[[np.ndarray, Sequence[Hashable] | np.ndarray, np.ndarray],
                                    np.ndarray] | None = None
         #: Optional, with a verification: which candidate pairs could pass it at all, told
         #: from cheap facts before any set is read or Jaccard computed. Called with the items,
@@ -104,6 +106,9 @@ class LongIndex:
         #: False when the verification never reads the Jaccard it is given: the sets are then
         #: not read at all and every pair goes to it with NaN.
         self.verify_reads_jaccard = True
+        #: Jaccards below this are compared, never read, by the verification: computed only
+        #: as "below" (the merge of two sets stops once it is out of reach). 0: all exact.
+        self.jaccard_floor = 0.0
 
     def __len__(self) -> int:
         return len(self._leaders)
@@ -128,7 +133,7 @@ class LongIndex:
             return results
         if self._n_recent and len(self._leaders) > self._n_recent:
             self._flush()  # a large index: one insert per call beats comparing with the recent
-        items, rows = self._table.probe(keys)
+        items, rows = self._table.probe_distinct(keys)
         if self._n_recent:
             recent = self._recent[: self._n_recent]  # type: ignore[index]
             hit_item, hit_recent = np.nonzero((keys[:, None, :] == recent[None, :, :]).any(axis=2))
@@ -138,9 +143,9 @@ class LongIndex:
                 rows = np.concatenate([rows, hit_recent + first])
         if not items.size:
             return results
-        pairs = np.unique((items << 32) | rows)  # sorted: by item, then row (= add order)
-        p_item = pairs >> 32
-        p_row = pairs & 0xFFFFFFFF
+        # Each pair once (the table's and the recent leaders' hits are disjoint), in no
+        # particular order: the choice below sorts what it needs.
+        p_item, p_row = items, rows
         q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
         if self.admit is not None:
             keep = self.admit(p_item, self._leader_array[p_row], np.diff(q_off)[p_item],
@@ -150,7 +155,8 @@ class LongIndex:
                 return results
         if self.verify_reads_jaccard or (self.verify is None and self.verify_many is None):
             # Every candidate's exact Jaccard in one compiled pass over the sets.
-            sims = self._sets.jaccard(q_data, q_off, p_item, p_row)
+            floor = self.jaccard_floor if self.verify or self.verify_many else self.threshold
+            sims = self._sets.jaccard(q_data, q_off, p_item, p_row, floor)
         else:
             sims = np.full(p_item.size, np.nan)
         if self.verify_many is not None:

@@ -126,6 +126,34 @@ def _probe_kernel(
     return n
 
 
+@_fp._jit
+def _probe_distinct_kernel(
+    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+    keys: U64Array, seen: I64Array, stamp: int, out_item: I64Array, out_row: I64Array,
+) -> int:
+    """_probe_kernel, each (item, row) once: ``seen[row] == stamp + item`` marks a row already
+    found for that item (stamps are never reused, so ``seen`` is never cleared)."""
+    mask = slot_key.size - 1
+    n = 0
+    cap = out_item.size
+    for i in range(keys.shape[0]):
+        mark = stamp + i
+        for band in range(keys.shape[1]):
+            key = keys[i, band]
+            pos = np.int64(key & np.uint64(mask))
+            while slot_row[pos] >= 0:
+                if slot_key[pos] == key and slot_band[pos] == band:
+                    row = slot_row[pos]
+                    if seen[row] != mark:
+                        seen[row] = mark
+                        if n < cap:
+                            out_item[n] = i
+                            out_row[n] = row
+                        n += 1
+                pos = (pos + 1) & mask
+    return n
+
+
 def _insert_numpy(slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
                   keys: U64Array, bands: I64Array, rows: I64Array) -> None:
     mask = slot_key.size - 1
@@ -168,6 +196,8 @@ class BandTable:
         self.bands = 0
         self._used = 0
         self._alloc(self._MIN_CAPACITY, np.uint8)
+        self._seen = np.full(1024, -1, dtype=np.int64)  # probe_distinct's marks, by row
+        self._stamp = 0
 
     def _alloc(self, capacity: int, band_dtype: type) -> None:
         self._key: U64Array = np.zeros(capacity, dtype=np.uint64)
@@ -212,8 +242,37 @@ class BandTable:
         self._grow_for(n * self.bands)
         flat = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
         bands = np.tile(np.arange(self.bands, dtype=np.int64), n)
-        self._insert(flat, bands, np.repeat(np.asarray(rows, dtype=np.int64), self.bands))
+        rows = np.asarray(rows, dtype=np.int64)
+        self._insert(flat, bands, np.repeat(rows, self.bands))
         self._used += n * self.bands
+        top = int(rows.max()) + 1
+        if top > self._seen.size:
+            seen = np.full(max(top, 2 * self._seen.size), -1, dtype=np.int64)
+            seen[: self._seen.size] = self._seen
+            self._seen = seen
+
+    def probe_distinct(self, keys: U64Array) -> tuple[I64Array, I64Array]:
+        """``probe`` without repeats: every (query index, leader row) pair once, grouped by
+        query index (rows in the order found). What a lookup needs, without sorting the hits
+        of all bands to drop the repeats."""
+        if not use_numba():
+            items, rows = self.probe(keys)
+            pairs = np.unique((items << 32) | rows)
+            return pairs >> 32, pairs & 0xFFFFFFFF
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        if not self._used or keys.shape[0] == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        size = max(16, keys.shape[0] * 4)
+        while True:
+            items = np.empty(size, dtype=np.int64)
+            rows = np.empty(size, dtype=np.int64)
+            n = _probe_distinct_kernel(self._key, self._band, self._row, keys, self._seen,
+                                       self._stamp, items, rows)
+            self._stamp += keys.shape[0]
+            if n <= size:
+                return items[:n], rows[:n]
+            size = n
 
     def probe(self, keys: U64Array) -> tuple[I64Array, I64Array]:
         """Every (query index, leader row) pair with a shared (band, key); unsorted, may repeat."""
@@ -348,10 +407,11 @@ class SetStore:
         return self._offsets[rows + 1] - self._offsets[rows]
 
     def jaccard(self, q_data: np.ndarray, q_off: np.ndarray, q_idx: np.ndarray,
-                rows: np.ndarray) -> np.ndarray:
+                rows: np.ndarray, floor: float = 0.0) -> np.ndarray:
         """Exact Jaccard of query set ``q_idx[k]`` (``q_data``/``q_off``, as ``flatten``
-        makes them) and the stored set at ``rows[k]``, for every k. Read in place, in memory
-        or through the map of the file: nothing is gathered."""
+        makes them) and the stored set at ``rows[k]``, for every k (from ``floor`` up: see
+        ``jaccard_pairs``). Read in place, in memory or through the map of the file: nothing
+        is gathered."""
         rows = np.asarray(rows, dtype=np.int64)
         q_idx = np.asarray(q_idx, dtype=np.int64)
         if rows.size and rows.max() >= self._committed:
@@ -362,10 +422,11 @@ class SetStore:
         in_mem = ~spilled
         if in_mem.any():  # offsets relative to the in-memory part (spilled rows not read)
             out[in_mem] = jaccard_pairs(q_data, q_off, q_idx[in_mem], self._mem,
-                                        self._offsets[:count] - self._mem_start, rows[in_mem])
+                                        self._offsets[:count] - self._mem_start, rows[in_mem],
+                                        floor)
         if spilled.any():
             out[spilled] = jaccard_pairs(q_data, q_off, q_idx[spilled], self._mapped(),
-                                         self._offsets[:count], rows[spilled])
+                                         self._offsets[:count], rows[spilled], floor)
         return out
 
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -404,7 +465,7 @@ class SetStore:
 @_fp._jit
 def _jaccard_kernel(a_data: NDArray[np.uint32], a_off: I64Array, a_idx: I64Array,
                     b_data: NDArray[np.uint32], b_off: I64Array, b_idx: I64Array,
-                    out: NDArray[np.float64]) -> None:
+                    out: NDArray[np.float64], floor: float) -> None:
     for k in range(a_idx.size):
         i, j = a_idx[k], b_idx[k]
         p, pe = a_off[i], a_off[i + 1]
@@ -413,26 +474,35 @@ def _jaccard_kernel(a_data: NDArray[np.uint32], a_off: I64Array, a_idx: I64Array
         if na == 0 and nb == 0:
             out[k] = 1.0
             continue
+        # The intersection a Jaccard of `floor` needs (with a margin for rounding).
+        need = floor * (na + nb) / (1.0 + floor) - 1e-9
         inter = 0
         while p < pe and q < qe:  # branch-free merge: the comparisons are unpredictable
             x, y = a_data[p], b_data[q]
             inter += x == y
             p += x <= y
             q += y <= x
+            best = inter + min(pe - p, qe - q)
+            if best < need:  # cannot reach the floor: say so with an upper bound below it
+                inter = best
+                break
         out[k] = inter / (na + nb - inter)
 
 
 def jaccard_pairs(a_data: np.ndarray, a_off: np.ndarray, a_idx: np.ndarray,
-                  b_data: np.ndarray, b_off: np.ndarray, b_idx: np.ndarray) -> np.ndarray:
+                  b_data: np.ndarray, b_off: np.ndarray, b_idx: np.ndarray,
+                  floor: float = 0.0) -> np.ndarray:
     """Exact Jaccard of set ``a_idx[k]`` of A and set ``b_idx[k]`` of B, for every k.
 
     Sets are sorted unique uint32 runs of a flat array (set i: ``data[off[i]:off[i + 1]]``).
-    Equal, value for value, to ``fingerprint.jaccard`` on each pair.
+    Equal, value for value, to ``fingerprint.jaccard`` on each pair that reaches ``floor``;
+    a pair below it gets some value below it (the merge stops once the floor is out of
+    reach: callers that only compare with a threshold pass it as the floor).
     """
     out = np.empty(len(a_idx), dtype=np.float64)
     if use_numba():
         _jaccard_kernel(a_data, a_off, np.asarray(a_idx, dtype=np.int64), b_data, b_off,
-                        np.asarray(b_idx, dtype=np.int64), out)
+                        np.asarray(b_idx, dtype=np.int64), out, float(floor))
         return out
     for k, (i, j) in enumerate(zip(a_idx.tolist(), b_idx.tolist(), strict=True)):
         out[k] = _fp.jaccard(a_data[a_off[i] : a_off[i + 1]], b_data[b_off[j] : b_off[j + 1]])

@@ -120,9 +120,16 @@ class Decider:
         self._key_lengths = np.zeros(0, dtype=np.int64)  # their lengths
         self._total_of: Prepared | None = None  # the document _total is the content size of
         self._total = 0
+        #: _verify_document's view of the current document's content units: (unit, cluster
+        #: or -1, characters x similarity, similarity), made on its first call for it.
+        self._content_of: Prepared | None = None
+        self._content: list[tuple[int, int, float, float]] = []
         self.long_units.verify = self._verify_unit
         self.long_units.verify_many = self._verify_units
         self.long_units.admit = self._admit_units
+        # _verify_unit reads a Jaccard only from unit_threshold up; below it the edit
+        # similarity decides, and when it passes (>= unit_edit_threshold) it is the larger.
+        self.long_units.jaccard_floor = min(config.unit_threshold, config.unit_edit_threshold)
         self.short_units.veto = self._verifier.vetoes
         self.documents.verify = self._verify_document
         # The content Jaccard decides only a stored document whose content is unknown.
@@ -238,7 +245,7 @@ class Decider:
             return jaccard if jaccard >= self.config.unit_threshold else None
         return self._verifier.long_units(self._current.keys[self._items[item]], key, jaccard)
 
-    def _verify_units(self, items: np.ndarray, leaders: Sequence[Hashable],
+    def _verify_units(self, items: np.ndarray, leaders: Sequence[Hashable] | np.ndarray,
                       jaccards: np.ndarray) -> np.ndarray:
         """``_verify_unit`` for every candidate pair of one lookup (LongIndex.verify_many).
 
@@ -309,7 +316,7 @@ class Decider:
                    >= (verifier.edit_threshold - slack) * (item_len + key_len)) & (key_len > 0)
         return ok | by_edit | ~local  # a stored cluster's key is unknown here: keep it
 
-    def _verify_pairwise(self, items: np.ndarray, leaders: Sequence[Hashable],
+    def _verify_pairwise(self, items: np.ndarray, leaders: Sequence[Hashable] | np.ndarray,
                          jaccards: np.ndarray, at: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``_verify_unit`` for the pairs ``at`` of a lookup, one by one, into ``out``."""
         for k in at.tolist():
@@ -359,16 +366,19 @@ class Decider:
         total = self._total
         if not total or not other_total:
             return None
+        if self._content_of is not p:  # its content units' clusters, once per document
+            self._content_of, self._content = p, [
+                (i, -1, 0.0, 0.0) if (match := self._matches.get(i)) is None else
+                (i, self._cluster_id(match.leader), len(p.keys[i]) * match.similarity,
+                 match.similarity) for i in p.content_units]
         matched = 0.0
         found: dict[int, float] = {}  # the other document's clusters matched, and how well
-        left: list[int] = []
-        for i in p.content_units:
-            match = self._matches.get(i)
-            cluster_id = self._cluster_id(match.leader) if match is not None else -1
-            if match is not None and cluster_id in clusters:
-                matched += len(p.keys[i]) * match.similarity
-                found[cluster_id] = max(found.get(cluster_id, 0.0), match.similarity)
-            else:
+        left: list[int] = []  # (only a rescue needs the units left over)
+        for i, cluster_id, weight, similarity in self._content:
+            if cluster_id in clusters:
+                matched += weight
+                found[cluster_id] = max(found.get(cluster_id, 0.0), similarity)
+            elif rescue:
                 left.append(i)
         # Every one of the other document's clusters, matched or not: a unit found here only
         # must be found whatever else matched (cleaning the output again must agree).

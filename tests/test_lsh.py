@@ -10,7 +10,7 @@ import pytest
 from dedupe import fingerprint as fp
 from dedupe.fingerprint import jaccard, shingle_sets, signatures
 from dedupe.index import LongIndex, Match, band_keys, batch_collisions, lsh_params
-from dedupe.lsh import SetStore, flatten
+from dedupe.lsh import BandTable, SetStore, flatten, jaccard_pairs
 
 PATHS = [False, *([True] if fp.HAVE_NUMBA else [])]
 
@@ -190,5 +190,38 @@ def test_find_many_with_a_verify_callback_equals_the_loop(use_numba: bool) -> No
                 best = Match(f"L{row}", sim)
         expected.append(best)
     assert many == expected
-    assert calls == sorted(calls, key=lambda c: (c[0], int(str(c[1])[1:])))
+    # Each candidate pair asked once, the pairs of one item together (in no set order).
+    assert len(set(calls)) == len(calls)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    assert set(calls) == {(n, f"L{row}") for n, i in enumerate(batch) for row in range(300)
+                          if np.any(keys[row] == keys[i])}
     assert sum(m is not None for m in many) > 50
+
+
+@pytest.mark.parametrize("floor", [0.3, 0.7])
+def test_jaccard_with_a_floor_is_exact_from_it_up(use_numba: bool, floor: float) -> None:
+    """Pairs at or above the floor get their exact Jaccard; pairs below get a value below."""
+    hashes, offsets = shingle_sets(_texts(400, 6), 5)
+    rng = np.random.default_rng(2)
+    a_idx = rng.integers(0, 400, 3000)
+    b_idx = np.where(rng.random(3000) < 0.3, a_idx, rng.integers(0, 400, 3000))
+    exact = jaccard_pairs(hashes, offsets, a_idx, hashes, offsets, b_idx)
+    floored = jaccard_pairs(hashes, offsets, a_idx, hashes, offsets, b_idx, floor)
+    above = exact >= floor
+    assert above.any() and (~above).any() and ((exact > 0) & ~above).any()
+    assert np.array_equal(floored[above], exact[above])
+    assert (floored[~above] < floor).all()
+
+
+def test_distinct_probe_is_the_probe_without_repeats(use_numba: bool) -> None:
+    hashes, offsets = shingle_sets(_texts(500, 7), 5)
+    keys = band_keys(signatures(hashes, offsets, 128, 1), *lsh_params(0.3, 128))
+    table = BandTable()
+    table.insert(keys[:400], np.arange(400))
+    for _ in range(2):  # twice: the marks of the first lookup must not hide pairs from the next
+        items, rows = table.probe(keys[400:])
+        d_items, d_rows = table.probe_distinct(keys[400:])
+        expected = np.unique((items << 32) | rows)
+        got = (d_items << 32) | d_rows
+        assert got.size == expected.size and np.array_equal(np.sort(got), expected)
+        assert expected.size > 100
