@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dedupe.config import Config
-from dedupe.fingerprint import jaccard
 from dedupe.index import LongIndex, Match, ShortIndex
+from dedupe.lsh import flatten, jaccard_pairs
 from dedupe.model import Ref
 from dedupe.store.base import (
     FORMAT,
@@ -408,9 +408,14 @@ class _LongHistory:
         out: list[Match | None] = [None] * len(sets)
         if not leaders:
             return out
-        stored = self._sets(sorted(set(leaders)))
-        sims = np.array([jaccard(sets[i], stored[c]) for i, c in zip(items, leaders, strict=True)],
-                        dtype=np.float64)
+        distinct = sorted(set(leaders))
+        stored = self._sets(distinct)
+        at = {leader: k for k, leader in enumerate(distinct)}
+        # Every pair's exact Jaccard in one compiled pass (dedupe.lsh), as LongIndex does.
+        q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
+        l_data, l_off = flatten([np.asarray(stored[c], dtype=np.uint32) for c in distinct])
+        sims = jaccard_pairs(q_data, q_off, np.array(items, dtype=np.int64), l_data, l_off,
+                             np.array([at[c] for c in leaders], dtype=np.int64))
         if verify_many is not None:
             sims = np.asarray(verify_many(np.array(items, dtype=np.int64),
                                           [self._leader(c) for c in leaders], sims),
