@@ -259,14 +259,8 @@ class Decider:
         p, verifier = self._current, self._verifier
         if p is None or not n:
             return self._verify_pairwise(items, leaders, jaccards, np.arange(n), out)
-        leader_array = np.empty(n, dtype=object)
-        leader_array[:] = leaders
-        # A stored cluster (dedupe.store) is not an int until loaded: those go pair by pair.
-        local = (np.ones(n, dtype=bool) if self.history is None else
-                 np.fromiter((isinstance(x, int) for x in leader_array), dtype=bool, count=n))
-        b = np.full(n, "", dtype=object)
-        b[local] = self._cluster_keys()[leader_array[local].astype(np.int64)]
-        keyed = local & (b != "")
+        b = self._leader_keys(leaders)
+        keyed = b != ""
         self._verify_pairwise(items, leaders, jaccards, np.flatnonzero(~keyed), out)
         keyed_at = np.flatnonzero(keyed)
         if not keyed_at.size:
@@ -304,17 +298,38 @@ class Decider:
         p = self._current
         if p is None:
             return ok  # no keys: the Jaccard decides (as in _verify_unit)
-        n = len(leaders)
-        local = (np.ones(n, dtype=bool) if self.history is None else
-                 np.fromiter((isinstance(x, int) for x in leaders), dtype=bool, count=n))
-        self._cluster_keys()
-        key_len = np.zeros(n, dtype=np.int64)
-        key_len[local] = self._key_lengths[leaders[local].astype(np.int64)]
+        leader_array, local = self._local_leaders(leaders)
+        self._cluster_keys()  # (brings _key_lengths up to date)
+        key_len = np.zeros(len(leader_array), dtype=np.int64)
+        key_len[local] = self._key_lengths[leader_array[local].astype(np.int64)]
+        if not local.all():
+            key_len[~local] = [len(getattr(x, "key", "") or "") for x in leader_array[~local]]
         item_len = np.fromiter((len(p.keys[i]) for i in self._items), dtype=np.int64,
                                count=len(self._items))[np.asarray(items)]
         by_edit = (2 * np.minimum(item_len, key_len)
                    >= (verifier.edit_threshold - slack) * (item_len + key_len)) & (key_len > 0)
-        return ok | by_edit | ~local  # a stored cluster's key is unknown here: keep it
+        return ok | by_edit
+
+    def _leader_keys(self, leaders: Sequence[Hashable] | np.ndarray) -> np.ndarray:
+        """The match key of each unit leader ("" when unknown), as an object array: this
+        run's clusters by array indexing, a stored cluster (dedupe.store) by its ``key``."""
+        leader_array, local = self._local_leaders(leaders)
+        keys = np.full(len(leader_array), "", dtype=object)
+        keys[local] = self._cluster_keys()[leader_array[local].astype(np.int64)]
+        if not local.all():
+            keys[~local] = [getattr(x, "key", "") or "" for x in leader_array[~local]]
+        return keys
+
+    def _local_leaders(self, leaders: Sequence[Hashable] | np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The leaders as an object array, and which are this run's clusters (ints; a stored
+        one, from dedupe.store, is an object until it is loaded)."""
+        n = len(leaders)
+        leader_array = np.empty(n, dtype=object)
+        leader_array[:] = leaders
+        local = (np.ones(n, dtype=bool) if self.history is None else
+                 np.fromiter((isinstance(x, int) for x in leader_array), dtype=bool, count=n))
+        return leader_array, local
 
     def _verify_pairwise(self, items: np.ndarray, leaders: Sequence[Hashable] | np.ndarray,
                          jaccards: np.ndarray, at: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -380,7 +380,8 @@ def _fetch(cache: dict[int, Any], ids: Sequence[int], get: Any) -> dict[int, Any
 
 
 Verify = Callable[[int, Hashable, float], "float | None"]
-VerifyMany = Callable[[np.ndarray, list[Hashable], np.ndarray], np.ndarray]
+VerifyMany = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+Admit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Veto = Callable[[str, str], bool]
 
 
@@ -394,11 +395,12 @@ class _LongHistory:
         self.added: list[tuple[Hashable, np.ndarray, np.ndarray]] = []
 
     def find_many(self, keys: np.ndarray, sets: Sequence[np.ndarray],
-                  verify: Verify | None = None, verify_many: VerifyMany | None = None
-                  ) -> list[Match | None]:
+                  verify: Verify | None = None, verify_many: VerifyMany | None = None,
+                  admit: Admit | None = None, floor: float = 0.0) -> list[Match | None]:
         """Per item: the most similar stored leader that passes verification (``verify_many``
         for all candidate pairs at once, else ``verify`` pair by pair, else the threshold);
-        ties go to the oldest. index.LongIndex.find_many's rule, callbacks and all."""
+        ties go to the oldest. index.LongIndex.find_many's rule, callbacks (``admit``, the
+        Jaccard ``floor``) and all."""
         rows = np.asarray(keys, dtype=np.uint64).reshape(len(sets), -1)
         items: list[int] = []
         leaders: list[int] = []
@@ -410,28 +412,34 @@ class _LongHistory:
             return out
         distinct = sorted(set(leaders))
         stored = self._sets(distinct)
+        named = self._leaders(distinct)
         at = {leader: k for k, leader in enumerate(distinct)}
-        # Every pair's exact Jaccard in one compiled pass (dedupe.lsh), as LongIndex does.
+        p_item = np.array(items, dtype=np.int64)
+        p_at = np.array([at[c] for c in leaders], dtype=np.int64)
         q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
         l_data, l_off = flatten([np.asarray(stored[c], dtype=np.uint32) for c in distinct])
-        sims = jaccard_pairs(q_data, q_off, np.array(items, dtype=np.int64), l_data, l_off,
-                             np.array([at[c] for c in leaders], dtype=np.int64))
+        objects = np.empty(len(distinct), dtype=object)
+        objects[:] = [named[c] for c in distinct]
+        if admit is not None:
+            keep = admit(p_item, objects[p_at], np.diff(q_off)[p_item], np.diff(l_off)[p_at])
+            p_item, p_at = p_item[keep], p_at[keep]
+        # Every pair's Jaccard in one compiled pass (dedupe.lsh), as LongIndex does.
+        sims = jaccard_pairs(q_data, q_off, p_item, l_data, l_off, p_at, floor)
         if verify_many is not None:
-            sims = np.asarray(verify_many(np.array(items, dtype=np.int64),
-                                          [self._leader(c) for c in leaders], sims),
-                              dtype=np.float64)
+            sims = np.asarray(verify_many(p_item, objects[p_at], sims), dtype=np.float64)
         elif verify is not None:
-            checked = [verify(i, self._leader(c), sim)
-                       for i, c, sim in zip(items, leaders, sims.tolist(), strict=True)]
+            checked = [verify(i, objects[k], sim)
+                       for i, k, sim in zip(p_item.tolist(), p_at.tolist(), sims.tolist(),
+                                            strict=True)]
             sims = np.array([np.nan if v is None else v for v in checked], dtype=np.float64)
         else:
             sims[sims < self.threshold] = np.nan
         best: dict[int, tuple[float, int]] = {}
-        for item, leader, sim in zip(items, leaders, sims.tolist(), strict=True):
+        for item, k, sim in zip(p_item.tolist(), p_at.tolist(), sims.tolist(), strict=True):
             if sim == sim and (item not in best or sim > best[item][0]):  # not NaN; ties: oldest
-                best[item] = (sim, leader)
-        for item, (sim, leader) in best.items():
-            out[item] = Match(self._leader(leader), sim)
+                best[item] = (sim, k)
+        for item, (sim, k) in best.items():
+            out[item] = Match(objects[k], sim)
         return out
 
     def record(self, leader: Hashable, keys: np.ndarray, shingles: np.ndarray) -> None:
@@ -443,10 +451,13 @@ class _LongHistory:
             return {s: row.shingles for s, row in self.run._document_rows(leaders).items()}
         return self.run._unit_shingles(leaders)
 
-    def _leader(self, stored: int) -> Hashable:
+    def _leaders(self, stored: list[int]) -> dict[int, Hashable]:
+        """What the Decider is told each stored leader is (fetched once per lookup)."""
         if self.table == "doc":  # the Decider names a stored document by its Ref
-            return StoredDocument(self.run._document_rows([stored])[stored].doc_id, seq=stored)
-        return StoredLeader(stored, self.run._cluster_rows([stored])[stored].key)
+            documents = self.run._document_rows(stored)
+            return {s: StoredDocument(documents[s].doc_id, seq=s) for s in stored}
+        clusters = self.run._cluster_rows(stored)
+        return {s: StoredLeader(s, clusters[s].key) for s in stored}
 
 
 class _ShortHistory:
@@ -498,7 +509,8 @@ class _PastLongIndex(LongIndex):
         return self.find_many(np.asarray(keys).reshape(1, -1), [shingles])[0]
 
     def find_many(self, keys: np.ndarray, sets: Sequence[np.ndarray]) -> list[Match | None]:
-        older = self.past.find_many(keys, sets, self.verify, getattr(self, "verify_many", None))
+        floor = self.jaccard_floor if self.verify or self.verify_many else 0.0
+        older = self.past.find_many(keys, sets, self.verify, self.verify_many, self.admit, floor)
         return [older_first(o, n) for o, n in zip(older, super().find_many(keys, sets),
                                                    strict=True)]
 
