@@ -379,6 +379,9 @@ def _fetch(cache: dict[int, Any], ids: Sequence[int], get: Any) -> dict[int, Any
     return {i: cache[i] for i in ids if i in cache}
 
 
+#: Stored leaders a lookup structure remembers the names of, at most.
+_NAMED_MAX = 200_000
+
 Verify = Callable[[int, Hashable, float], "float | None"]
 VerifyMany = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Admit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -393,6 +396,7 @@ class _LongHistory:
         self.table: Table = table
         self.threshold = threshold
         self.added: list[tuple[Hashable, np.ndarray, np.ndarray]] = []
+        self._named: dict[int, Hashable] = {}  # stored leader -> what the Decider calls it
 
     def find_many(self, keys: np.ndarray, sets: Sequence[np.ndarray],
                   verify: Verify | None = None, verify_many: VerifyMany | None = None,
@@ -452,12 +456,18 @@ class _LongHistory:
         return self.run._unit_shingles(leaders)
 
     def _leaders(self, stored: list[int]) -> dict[int, Hashable]:
-        """What the Decider is told each stored leader is (fetched once per lookup)."""
-        if self.table == "doc":  # the Decider names a stored document by its Ref
-            documents = self.run._document_rows(stored)
-            return {s: StoredDocument(documents[s].doc_id, seq=s) for s in stored}
-        clusters = self.run._cluster_rows(stored)
-        return {s: StoredLeader(s, clusters[s].key) for s in stored}
+        """What the Decider is told each stored leader is (made once per leader and run)."""
+        named = self._named
+        if len(named) > _NAMED_MAX:  # bounded memory: forget them all, name again as needed
+            named.clear()
+        missing = [s for s in stored if s not in named]
+        if missing and self.table == "doc":  # the Decider names a stored document by its Ref
+            documents = self.run._document_rows(missing)
+            named.update((s, StoredDocument(documents[s].doc_id, seq=s)) for s in missing)
+        elif missing:
+            clusters = self.run._cluster_rows(missing)
+            named.update((s, StoredLeader(s, clusters[s].key)) for s in missing)
+        return named
 
 
 class _ShortHistory:
