@@ -40,7 +40,7 @@ import numpy as np
 
 from dedupe import progress
 from dedupe.config import Config
-from dedupe.io import as_documents, signals_deferred
+from dedupe.io import OutputError, as_documents, signals_deferred
 from dedupe.model import Document, Result
 from dedupe.policy import Decider, Placement
 from dedupe.prepare import Prepared, prepare_many
@@ -326,8 +326,12 @@ def prepare_shipped(chunk: list[Document], config: Config, path: str) -> None:
         if unchanged:
             p.text = ""
     shipped: _Shipped = (packed, same)
-    with open(path, "wb") as file:
-        pickle.dump(shipped, file, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with open(path, "wb") as file:
+            pickle.dump(shipped, file, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError as exc:  # a full temporary directory: said as such, not as a bug
+        raise OutputError(f"{path}: cannot write a temporary file: {exc.strerror or exc}"
+                          ) from None
 
 
 _SHIPPED = Document(id="", text="")

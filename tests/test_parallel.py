@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.corpus import Generator
 from dedupe import Config, clean
+from dedupe.io import OutputError
 from dedupe.model import Document, Result
 from dedupe.pipeline import (
     _CHUNK_DOCS,
@@ -80,6 +81,12 @@ def test_shipping_from_a_worker_keeps_every_field(tmp_path: Path) -> None:
     for p, e in zip(_unship(docs, done, path), expected, strict=True):
         _assert_same(p, e)
     assert not os.path.exists(path)  # the hand-off file is gone once read
+
+
+def test_a_hand_off_file_that_cannot_be_written_is_an_output_error(tmp_path: Path) -> None:
+    path = str(tmp_path / "missing" / "chunk.pickle")
+    with pytest.raises(OutputError, match="cannot write a temporary file"):
+        prepare_shipped(_documents(3), Config(), path)
 
 
 def test_spilled_records_keep_what_finalize_reads() -> None:
