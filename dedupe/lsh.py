@@ -300,10 +300,10 @@ class SetStore:
 
     Held in memory until ``memory_budget`` bytes, then written to an anonymous temporary file
     (deleted by the OS when closed or when the process ends) in blocks of ``block`` bytes;
-    spilled sets are read through a memory map of that file, so a lookup's candidates are
-    gathered by one array indexing whether in memory or not, and the OS page cache does the
-    caching. Appends are collected and copied in batches (one small copy per set costs more
-    than the set).
+    spilled sets are read through a memory map of that file, so a lookup's Jaccards are
+    computed in place whether the sets are in memory or not (``jaccard``), and the OS page
+    cache does the caching. Appends are collected and copied in batches (one small copy per
+    set costs more than the set).
     """
 
     def __init__(self, memory_budget: int = 32 << 20, block: int = 4 << 20,
@@ -428,29 +428,6 @@ class SetStore:
             out[spilled] = jaccard_pairs(q_data, q_off, q_idx[spilled], self._mapped(),
                                          self._offsets[:count], rows[spilled], floor)
         return out
-
-    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The sets of ``rows`` as one flat array plus offsets (see ``jaccard_pairs``)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if not rows.size:
-            return np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64)
-        if rows.max() >= self._committed:
-            self._commit()
-        starts = self._offsets[rows]
-        lengths = self._offsets[rows + 1] - starts
-        offsets = np.zeros(rows.size + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        spilled = starts < self._mem_start
-        index = np.repeat(starts - self._mem_start - offsets[:-1], lengths)
-        index += np.arange(offsets[-1], dtype=np.int64)
-        if not spilled.any():  # everything in memory: one vectorized gather
-            return self._mem[index], offsets
-        data = np.empty(int(offsets[-1]), dtype=np.uint32)
-        in_mem = np.repeat(~spilled, lengths)
-        data[in_mem] = self._mem[index[in_mem]]
-        on_disk = ~in_mem
-        data[on_disk] = self._mapped()[index[on_disk] + self._mem_start]
-        return data, offsets
 
     def close(self) -> None:
         self._map = None

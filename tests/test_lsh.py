@@ -137,11 +137,8 @@ def test_set_store_round_trips_in_memory_and_spilled(use_numba: bool) -> None:
     assert store.spilled and len(store) == len(sets)
     for i in [*range(len(sets)), *range(0, len(sets), 7)]:
         assert np.array_equal(store.get(i), sets[i])
-    rows = rng.integers(0, len(sets), 200)  # spilled and in-memory rows mixed, repeats too
-    data, offsets = store.gather(rows)
-    for k, row in enumerate(rows.tolist()):
-        assert np.array_equal(data[offsets[k] : offsets[k + 1]], sets[row])
-    # Jaccard against stored sets, read in place: equal to the plain function, pair by pair.
+    # Jaccard against stored sets, read in place (spilled and in-memory rows mixed, repeats
+    # too): equal to the plain function, pair by pair.
     queries = sets[::50]
     q_data, q_off = flatten(queries)
     q_idx = rng.integers(0, len(queries), 300)
