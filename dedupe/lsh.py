@@ -70,19 +70,25 @@ def band_keys_into(signatures: np.ndarray, bands: int, rows: int) -> U64Array | 
 
 
 @_fp._jit
+def _place(slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+           key: np.uint64, band: int, row: int) -> None:
+    """One entry into the first free slot from its key's home (linear probing)."""
+    mask = slot_key.size - 1
+    pos = np.int64(key & np.uint64(mask))
+    while slot_row[pos] >= 0:
+        pos = (pos + 1) & mask
+    slot_key[pos] = key
+    slot_band[pos] = band
+    slot_row[pos] = row
+
+
+@_fp._jit
 def _insert_kernel(
     slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
     keys: U64Array, bands: I64Array, rows: I64Array,
 ) -> None:
-    mask = slot_key.size - 1
     for i in range(keys.size):
-        key = keys[i]
-        pos = np.int64(key & np.uint64(mask))
-        while slot_row[pos] >= 0:
-            pos = (pos + 1) & mask
-        slot_key[pos] = key
-        slot_band[pos] = bands[i]
-        slot_row[pos] = rows[i]
+        _place(slot_key, slot_band, slot_row, keys[i], bands[i], rows[i])
 
 
 @_fp._jit
@@ -90,40 +96,10 @@ def _rehash_kernel(
     old_key: U64Array, old_band: np.ndarray, old_row: NDArray[np.int32],
     slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
 ) -> None:
-    mask = slot_key.size - 1
+    """Every occupied slot of the old arrays into the new ones (no copy in between)."""
     for i in range(old_row.size):
-        if old_row[i] < 0:
-            continue
-        key = old_key[i]
-        pos = np.int64(key & np.uint64(mask))
-        while slot_row[pos] >= 0:
-            pos = (pos + 1) & mask
-        slot_key[pos] = key
-        slot_band[pos] = old_band[i]
-        slot_row[pos] = old_row[i]
-
-
-@_fp._jit
-def _probe_kernel(
-    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
-    keys: U64Array, out_item: I64Array, out_row: I64Array,
-) -> int:
-    """(item, leader row) for every key hit; returns the count (> out size: call again)."""
-    mask = slot_key.size - 1
-    n = 0
-    cap = out_item.size
-    for i in range(keys.shape[0]):
-        for band in range(keys.shape[1]):
-            key = keys[i, band]
-            pos = np.int64(key & np.uint64(mask))
-            while slot_row[pos] >= 0:
-                if slot_key[pos] == key and slot_band[pos] == band:
-                    if n < cap:
-                        out_item[n] = i
-                        out_row[n] = slot_row[pos]
-                    n += 1
-                pos = (pos + 1) & mask
-    return n
+        if old_row[i] >= 0:
+            _place(slot_key, slot_band, slot_row, old_key[i], old_band[i], old_row[i])
 
 
 @_fp._jit
@@ -131,8 +107,9 @@ def _probe_distinct_kernel(
     slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
     keys: U64Array, seen: I64Array, stamp: int, out_item: I64Array, out_row: I64Array,
 ) -> int:
-    """_probe_kernel, each (item, row) once: ``seen[row] == stamp + item`` marks a row already
-    found for that item (stamps are never reused, so ``seen`` is never cleared)."""
+    """(item, leader row) for every key hit, each pair once; returns the count (> out size:
+    call again). ``seen[row] == stamp + item`` marks a row already found for that item
+    (stamps are never reused, so ``seen`` is never cleared)."""
     mask = slot_key.size - 1
     n = 0
     cap = out_item.size
@@ -252,17 +229,17 @@ class BandTable:
             self._seen = seen
 
     def probe_distinct(self, keys: U64Array) -> tuple[I64Array, I64Array]:
-        """``probe`` without repeats: every (query index, leader row) pair once, grouped by
-        query index (rows in the order found). What a lookup needs, without sorting the hits
-        of all bands to drop the repeats."""
-        if not use_numba():
-            items, rows = self.probe(keys)
-            pairs = np.unique((items << 32) | rows)
-            return pairs >> 32, pairs & 0xFFFFFFFF
+        """Every (query index, leader row) pair with a shared (band, key), each once, grouped
+        by query index (rows in the order found): what a lookup needs, without sorting the
+        hits of all bands to drop the repeats."""
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         if not self._used or keys.shape[0] == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
+        if not use_numba():
+            items, rows = _probe_numpy(self._key, self._band, self._row, keys)
+            pairs = np.unique((items << 32) | rows)
+            return pairs >> 32, pairs & 0xFFFFFFFF
         size = max(16, keys.shape[0] * 4)
         while True:
             items = np.empty(size, dtype=np.int64)
@@ -275,21 +252,13 @@ class BandTable:
             size = n
 
     def probe(self, keys: U64Array) -> tuple[I64Array, I64Array]:
-        """Every (query index, leader row) pair with a shared (band, key); unsorted, may repeat."""
+        """Every (query index, leader row) pair with a shared (band, key), repeats and all,
+        by the plain loop: the reference ``probe_distinct`` is tested against."""
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         if not self._used or keys.shape[0] == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        if not use_numba():
-            return _probe_numpy(self._key, self._band, self._row, keys)
-        size = max(16, keys.shape[0] * 4)
-        while True:
-            items = np.empty(size, dtype=np.int64)
-            rows = np.empty(size, dtype=np.int64)
-            n = _probe_kernel(self._key, self._band, self._row, keys, items, rows)
-            if n <= size:
-                return items[:n], rows[:n]
-            size = n
+        return _probe_numpy(self._key, self._band, self._row, keys)
 
 
 # --- leader shingle sets -----------------------------------------------------------------------
