@@ -44,8 +44,8 @@ review: $(STAMP)  ## the review page of the seed scrape: out/review.html (open i
 	@mkdir -p out
 	$(BIN)/dedupe review fixtures/news_scrape.noisy.txt -o out/review.html
 
-bench-index: $(STAMP)  ## persistent index of 1M units (SQLite; Redis 200k): index and query units/s, bytes per unit (benchmarks/out/)
-	$(BIN)/python -m benchmarks.index_bench $(if $(UNITS),--units $(UNITS),) $(if $(REDIS_UNITS),--redis-units $(REDIS_UNITS),) --set candidate_threshold=$(or $(CANDIDATE),0.7)
+bench-index: $(STAMP)  ## persistent index of 1M units of news text (SQLite; Redis 200k): index and query units/s, bytes per unit (benchmarks/out/)
+	$(BIN)/python -m benchmarks.index_bench $(if $(UNITS),--units $(UNITS),) $(if $(REDIS_UNITS),--redis-units $(REDIS_UNITS),) $(if $(CANDIDATE),--set candidate_threshold=$(CANDIDATE),) $(if $(CORPUS),--corpus $(CORPUS),)
 
 bench: $(STAMP)  ## speed: end to end at 10 and 50 MB, the naive recipe, each stage, fast == plain (benchmarks/out/speed.json)
 	$(BIN)/python -m benchmarks.speed $(if $(SIZES),--sizes $(SIZES),)

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus import Generator
 from dedupe import Config, Document
 from dedupe.pipeline import prepare_all
 from dedupe.policy import Decider
@@ -84,12 +85,31 @@ class Units:
         return text
 
     def documents(self, units: int, tag: str) -> list[Document]:
-        out = []
+        out: list[Document] = []
         for _ in range(max(1, units // UNITS_PER_DOC)):
             self.count += 1
             text = "\n".join(self.line() for _ in range(UNITS_PER_DOC))
             out.append(Document(id=f"{tag}{self.count}", text=text, source=tag,
                                 ordinal=len(out)))
+        return out
+
+
+class News:
+    """The speed benchmark's news-like documents (benchmarks/corpus.py), grouped by site:
+    realistic prose, repeated headlines and captions, boilerplate per site, syndicated
+    near-duplicates. Same interface as ``Units``."""
+
+    def __init__(self, seed: int = 1) -> None:
+        self.generator = Generator(seed)
+
+    def documents(self, units: int, tag: str) -> list[Document]:
+        out: list[Document] = []
+        count = 0
+        while count < units:
+            record = self.generator.document()
+            count += record["text"].count("\n") + 1
+            out.append(Document(id=f"{tag}{record['id']}", text=record["text"], source=tag,
+                                group=record["host"], ordinal=len(out)))
         return out
 
 
@@ -115,7 +135,7 @@ def run_batch(index: IndexStore, config: Config, docs: list[Document], *, read_o
 
 def bench_backend(name: str, spec: str, target: int, args: argparse.Namespace,
                   config: Config) -> dict[str, Any]:
-    units = Units(args.seed)
+    units: Units | News = News(args.seed) if args.corpus == "news" else Units(args.seed)
     runs: list[dict[str, float]] = []
     with open_index(spec, create=True) as index:
         stored = 0
@@ -225,7 +245,11 @@ def main() -> None:
     parser.add_argument("--batch-units", type=int, default=100_000, help="units per run")
     parser.add_argument("--query-units", type=int, default=20_000, help="units of the query run")
     parser.add_argument("--workers", type=int, default=0, help="fingerprinting processes")
-    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--corpus", choices=("news", "lines"), default="news",
+                        help="news: the speed benchmark's articles; lines: generated lines "
+                             "over a small vocabulary (a stress case for a low candidate "
+                             "threshold: every line shares shingles with many others)")
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-redis", action="store_true")
     parser.add_argument("--dir", default=None, help="where the SQLite file goes [a temp dir]")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -82,7 +82,8 @@ class History(Protocol):
     def document_content(self, leader: Hashable, clusters: list[Cluster]
                          ) -> tuple[dict[int, int], int] | None:
         """A stored document's content units' clusters (in `clusters`) with their characters,
-        and their total: what ``_doc_content`` holds for a document of this run."""
+        and their total: what ``_doc_content`` holds for a document of this run. A cluster
+        not loaded into `clusters` yet (no unit of this run joined it) has a negative id."""
 
 
 #: Near-duplicate candidates by shared clusters: at most this many documents per document,
@@ -369,10 +370,18 @@ class Decider:
         unit can then share no cluster with an earlier document, and a second pass finds no
         candidate a first pass did not settle.
         """
+        p = self._current
+        if p is not None and self._content_of is not p:
+            # The current document's content units' clusters, once per document, and first:
+            # that loads the stored clusters it joined, which a stored document's content
+            # names by these ids only once they are loaded (History.document_content).
+            self._content_of, self._content = p, [
+                (i, -1, 0.0, 0.0) if (match := self._matches.get(i)) is None else
+                (i, self._cluster_id(match.leader), len(p.keys[i]) * match.similarity,
+                 match.similarity) for i in p.content_units]
         other = self._doc_content.get(leader)
         if other is None and self.history is not None:  # a document stored by an earlier run
             other = self.history.document_content(leader, self.clusters)
-        p = self._current
         if other is None or p is None:  # unknown content: its content Jaccard decides
             return jaccard if jaccard >= self.config.document_threshold else None
         clusters, other_total = other
@@ -381,11 +390,6 @@ class Decider:
         total = self._total
         if not total or not other_total:
             return None
-        if self._content_of is not p:  # its content units' clusters, once per document
-            self._content_of, self._content = p, [
-                (i, -1, 0.0, 0.0) if (match := self._matches.get(i)) is None else
-                (i, self._cluster_id(match.leader), len(p.keys[i]) * match.similarity,
-                 match.similarity) for i in p.content_units]
         matched = 0.0
         found: dict[int, float] = {}  # the other document's clusters matched, and how well
         left: list[int] = []  # (only a rescue needs the units left over)
@@ -397,7 +401,8 @@ class Decider:
                 left.append(i)
         # Every one of the other document's clusters, matched or not: a unit found here only
         # must be found whatever else matched (cleaning the output again must agree).
-        rest = [c for c in clusters if self.clusters[c].key] if rescue and left else []
+        # (A rescue compares with this run's documents only: their clusters are all loaded.)
+        rest = [c for c in clusters if c >= 0 and self.clusters[c].key] if rescue and left else []
         if rest:
             keys = [self.clusters[c].key for c in rest]
             scores = rf_process.cdist([p.keys[i] for i in left], keys,

@@ -312,8 +312,9 @@ class IndexStore(ABC):
     def document_rows(self, seqs: Sequence[int]) -> dict[int, DocumentRow]: ...
 
     @abstractmethod
-    def unit_shingles(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """Long unit clusters: id -> the leader's shingle set."""
+    def unit_sets(self, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]]:
+        """Long unit clusters: id -> the leader's shingle set and match key (what a lookup
+        verifies against; the rest of a cluster's row is read only for the ones it joins)."""
 
     @abstractmethod
     def short_exact(self, keys: Sequence[str]) -> dict[str, int]:

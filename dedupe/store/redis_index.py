@@ -325,9 +325,11 @@ class RedisIndex(IndexStore):
         return out
 
     @_guarded
-    def unit_shingles(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        return {cid: shingles_from(v) for cid, v in
-                zip(ids, self._hmget(self._key("cs"), ids), strict=True) if v is not None}
+    def unit_sets(self, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]]:
+        records = self._records(ids)
+        return {cid: (shingles_from(v), records[cid]["k"]) for cid, v in
+                zip(ids, self._hmget(self._key("cs"), ids), strict=True)
+                if v is not None and cid in records}
 
     @_guarded
     def short_exact(self, keys: Sequence[str]) -> dict[str, int]:

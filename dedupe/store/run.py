@@ -145,10 +145,13 @@ class IndexRun:
         if not isinstance(leader, StoredDocument):
             return None
         content = self._document_rows([leader.seq])[leader.seq].content
-        local = self._materialize([cid for cid, _ in content], clusters)
         out: dict[int, int] = {}
         for cid, chars in content:
-            out[local[cid]] = out.get(local[cid], 0) + chars
+            # A cluster no unit of this run has joined is not loaded (most are not: the
+            # candidates of a low threshold are many): it can match nothing, and stands
+            # under a negative id, which is no index in `clusters`.
+            local = self._local.get(cid, -1 - cid)
+            out[local] = out.get(local, 0) + chars
         return out, sum(out.values())
 
     def _materialize(self, ids: list[int], clusters: list[Cluster]) -> dict[int, int]:
@@ -265,9 +268,8 @@ class IndexRun:
     # -- fetching, cached per read-ahead chunk --------------------------------------------------
 
     def _reset_cache(self) -> None:
-        self._candidates_cache: dict[Table, dict[bytes, list[int]]] = {"doc": {}, "unit": {}}
+        self._candidates_cache: dict[Table, dict[bytes, np.ndarray]] = {"doc": {}, "unit": {}}
         self._documents_cache: dict[int, DocumentRow] = {}
-        self._shingles_cache: dict[int, np.ndarray] = {}
         self._rows_cache: dict[int, ClusterRow] = {}
         self._exact_cache: dict[str, int | None] = {}
         self._blocks_cache: dict[str, list[tuple[int, str]]] = {}
@@ -293,16 +295,16 @@ class IndexRun:
                     longs.append(i)
             if longs:
                 unit_rows.append(p.unit_bands[longs])
-        documents = self._candidates_of("doc", doc_rows)
-        rows = self._document_rows(sorted({s for ids in documents for s in ids}))
-        units = {c for ids in self._candidates_of("unit", unit_rows) for c in ids}
-        self._unit_shingles(sorted(units))
+        documents = sorted({s for ids in self._candidates_of("doc", doc_rows) for s in ids})
+        self._document_rows(documents)  # (their content verifies; their sets are kept below)
+        self.documents.sets.rows(documents)
+        units = self._candidates_of("unit", unit_rows)
+        self.long_units.sets.rows(sorted({c for ids in units for c in ids}))
         exact = self._short_exact(sorted(shorts))
         fuzzy = {b for k in shorts if exact.get(k) is None for b in block_keys(k)}
         self._short_blocks(sorted(fuzzy))
-        units.update(c for c in exact.values() if c is not None)  # clusters they may join,
-        units.update(c for row in rows.values() for c, _ in row.content)  # or verify against
-        self._cluster_rows(sorted(units))
+        # The clusters an exact short key joins; a long unit's are read once it has matched.
+        self._cluster_rows(sorted({c for c in exact.values() if c is not None}))
 
     def _candidates_of(self, table: Table, rows: list[np.ndarray]) -> list[list[int]]:
         """Fetch the stored leaders sharing a bucket with each row of band keys, in one query,
@@ -326,11 +328,14 @@ class IndexRun:
             for row in np.flatnonzero(np.isin(column, np.fromiter(leaders_of, np.uint64))).tolist():
                 hits.setdefault(row, set()).update(leaders_of[int(column[row])])
         cache = self._candidates_cache[table]
+        none = np.zeros(0, dtype=np.int64)
         for row in range(keys.shape[0]):
-            cache[keys[row].tobytes()] = sorted(hits.get(row, ()))
+            row_hits = hits.get(row)
+            cache[keys[row].tobytes()] = (none if row_hits is None else
+                                          np.array(sorted(row_hits), dtype=np.int64))
         return [sorted(leaders) for leaders in hits.values()]
 
-    def _candidates(self, table: Table, keys: np.ndarray) -> list[list[int]]:
+    def _candidates(self, table: Table, keys: np.ndarray) -> list[np.ndarray]:
         """Stored leaders sharing a bucket with each row of band keys, oldest first."""
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         cache = self._candidates_cache[table]
@@ -341,9 +346,6 @@ class IndexRun:
 
     def _document_rows(self, seqs: Sequence[int]) -> dict[int, DocumentRow]:
         return _fetch(self._documents_cache, seqs, self.store.document_rows)
-
-    def _unit_shingles(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        return _fetch(self._shingles_cache, ids, self.store.unit_shingles)
 
     def _cluster_rows(self, ids: Sequence[int]) -> dict[int, ClusterRow]:
         rows = _fetch(self._rows_cache, ids, self.store.cluster_rows)
@@ -379,13 +381,77 @@ def _fetch(cache: dict[int, Any], ids: Sequence[int], get: Any) -> dict[int, Any
     return {i: cache[i] for i in ids if i in cache}
 
 
-#: Stored leaders a lookup structure remembers the names of, at most.
-_NAMED_MAX = 200_000
+#: Stored sets a run keeps in memory, at most (shingles; then all forgotten, read again).
+_SETS_MAX = 1 << 26  # 256 MiB of uint32
 
 Verify = Callable[[int, Hashable, float], "float | None"]
 VerifyMany = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Admit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Veto = Callable[[str, str], bool]
+#: Stored id -> (its shingle set, what the Decider calls that leader).
+Fetch = Callable[[list[int]], dict[int, tuple[np.ndarray, Hashable]]]
+
+
+class _StoredSets:
+    """The stored leaders a run has met, in one flat array as ``lsh.SetStore`` keeps the
+    run's own: each is read from the index once (not once per chunk), and a lookup computes
+    its Jaccards in place. A low candidate threshold meets a large share of a big index, so
+    this, not the queries, is what keeps lookups cheap; bounded by ``_SETS_MAX``."""
+
+    def __init__(self, fetch: Fetch, what: str) -> None:
+        self._fetch = fetch
+        self._what = what
+        self._clear()
+
+    def _clear(self) -> None:
+        self._row: dict[int, int] = {}
+        self.data = np.zeros(1 << 16, dtype=np.uint32)
+        self.offsets = np.zeros(1 << 12, dtype=np.int64)
+        self.names = np.empty(1 << 12, dtype=object)
+        self.ids = np.zeros(1 << 12, dtype=np.int64)
+        self.count = 0
+
+    def rows(self, ids: Sequence[int]) -> np.ndarray:
+        """The rows of these stored ids (read from the index if new to the run)."""
+        missing = list(dict.fromkeys(i for i in ids if i not in self._row))
+        if missing:
+            fetched = self._fetch(missing)
+            absent = [i for i in missing if i not in fetched]
+            if absent:
+                raise StoreError(f"{self._what} {absent[0]} is referenced but missing; run "
+                                 "`dedupe index verify`")
+            size = sum(fetched[i][0].size for i in missing)
+            if self.offsets[self.count] + size > _SETS_MAX:  # full: start again with these
+                present = list(dict.fromkeys(i for i in ids if i not in fetched))
+                fetched.update(self._fetch(present))
+                self._clear()
+                missing = list(dict.fromkeys(ids))
+            self._append(missing, fetched)
+        row = self._row
+        return np.fromiter((row[i] for i in ids), dtype=np.int64, count=len(ids))
+
+    def _append(self, ids: list[int], fetched: dict[int, tuple[np.ndarray, Hashable]]) -> None:
+        n, end = self.count, int(self.offsets[self.count])
+        sets = [np.asarray(fetched[i][0], dtype=np.uint32) for i in ids]
+        size = end + sum(x.size for x in sets)
+        if n + len(ids) + 1 > self.offsets.size:
+            grow = max(2 * self.offsets.size, n + len(ids) + 1)
+            self.offsets = np.resize(self.offsets, grow)
+            self.names = np.resize(self.names, grow)
+            self.ids = np.resize(self.ids, grow)
+        if size > self.data.size:
+            self.data = np.resize(self.data, max(2 * self.data.size, size))
+        if sets:
+            self.data[end:size] = np.concatenate(sets)
+        np.cumsum([x.size for x in sets], out=self.offsets[n + 1 : n + 1 + len(ids)])
+        self.offsets[n + 1 : n + 1 + len(ids)] += end
+        self.names[n : n + len(ids)] = [fetched[i][1] for i in ids]
+        self.ids[n : n + len(ids)] = ids
+        self._row.update(zip(ids, range(n, n + len(ids)), strict=True))
+        self.count = n + len(ids)
+
+    def sizes(self, rows: np.ndarray) -> np.ndarray:
+        return self.offsets[rows + 1] - self.offsets[rows]
 
 
 class _LongHistory:
@@ -396,7 +462,8 @@ class _LongHistory:
         self.table: Table = table
         self.threshold = threshold
         self.added: list[tuple[Hashable, np.ndarray, np.ndarray]] = []
-        self._named: dict[int, Hashable] = {}  # stored leader -> what the Decider calls it
+        fetch = self._documents if table == "doc" else self._units
+        self.sets = _StoredSets(fetch, "document" if table == "doc" else "unit cluster")
 
     def find_many(self, keys: np.ndarray, sets: Sequence[np.ndarray],
                   verify: Verify | None = None, verify_many: VerifyMany | None = None,
@@ -406,68 +473,59 @@ class _LongHistory:
         ties go to the oldest. index.LongIndex.find_many's rule, callbacks (``admit``, the
         Jaccard ``floor``) and all."""
         rows = np.asarray(keys, dtype=np.uint64).reshape(len(sets), -1)
-        items: list[int] = []
-        leaders: list[int] = []
-        for item, candidates in enumerate(self.run._candidates(self.table, rows)):
-            items += [item] * len(candidates)
-            leaders += candidates  # per item ascending = oldest first
+        found = self.run._candidates(self.table, rows)
         out: list[Match | None] = [None] * len(sets)
-        if not leaders:
+        counts = np.fromiter((c.size for c in found), dtype=np.int64, count=len(found))
+        if not counts.sum():
             return out
-        distinct = sorted(set(leaders))
-        stored = self._sets(distinct)
-        named = self._leaders(distinct)
-        at = {leader: k for k, leader in enumerate(distinct)}
-        p_item = np.array(items, dtype=np.int64)
-        p_at = np.array([at[c] for c in leaders], dtype=np.int64)
+        p_item = np.repeat(np.arange(len(found), dtype=np.int64), counts)
+        store = self.sets
+        distinct, at = np.unique(np.concatenate(found), return_inverse=True)
+        p_row = store.rows(distinct.tolist())[at]
         q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
-        l_data, l_off = flatten([np.asarray(stored[c], dtype=np.uint32) for c in distinct])
-        objects = np.empty(len(distinct), dtype=object)
-        objects[:] = [named[c] for c in distinct]
         if admit is not None:
-            keep = admit(p_item, objects[p_at], np.diff(q_off)[p_item], np.diff(l_off)[p_at])
-            p_item, p_at = p_item[keep], p_at[keep]
+            keep = admit(p_item, store.names[p_row], np.diff(q_off)[p_item],
+                         store.sizes(p_row))
+            p_item, p_row = p_item[keep], p_row[keep]
         # Every pair's Jaccard in one compiled pass (dedupe.lsh), as LongIndex does.
-        sims = jaccard_pairs(q_data, q_off, p_item, l_data, l_off, p_at, floor)
+        sims = jaccard_pairs(q_data, q_off, p_item, store.data, store.offsets, p_row, floor)
         if verify_many is not None:
-            sims = np.asarray(verify_many(p_item, objects[p_at], sims), dtype=np.float64)
+            sims = np.asarray(verify_many(p_item, store.names[p_row], sims), dtype=np.float64)
         elif verify is not None:
-            checked = [verify(i, objects[k], sim)
-                       for i, k, sim in zip(p_item.tolist(), p_at.tolist(), sims.tolist(),
-                                            strict=True)]
+            names = store.names
+            checked = [verify(i, names[r], sim) for i, r, sim
+                       in zip(p_item.tolist(), p_row.tolist(), sims.tolist(), strict=True)]
             sims = np.array([np.nan if v is None else v for v in checked], dtype=np.float64)
         else:
             sims[sims < self.threshold] = np.nan
-        best: dict[int, tuple[float, int]] = {}
-        for item, k, sim in zip(p_item.tolist(), p_at.tolist(), sims.tolist(), strict=True):
-            if sim == sim and (item not in best or sim > best[item][0]):  # not NaN; ties: oldest
-                best[item] = (sim, k)
-        for item, (sim, k) in best.items():
-            out[item] = Match(objects[k], sim)
+        ok = ~np.isnan(sims)
+        if not ok.any():
+            return out
+        # Per item: the most similar accepted leader, ties to the oldest (lowest stored id).
+        a_item, a_row, a_sim = p_item[ok], p_row[ok], sims[ok]
+        order = np.lexsort((store.ids[a_row], -a_sim, a_item))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = a_item[order][1:] != a_item[order][:-1]
+        best = order[first]
+        if self.table == "unit":  # the clusters joined are loaded next: read their rows now
+            self.run._cluster_rows(store.ids[a_row[best]].tolist())
+        for k in best.tolist():
+            out[int(a_item[k])] = Match(store.names[a_row[k]], float(a_sim[k]))
         return out
 
     def record(self, leader: Hashable, keys: np.ndarray, shingles: np.ndarray) -> None:
         """A leader this run added: written by commit."""
         self.added.append((leader, keys, shingles))
 
-    def _sets(self, leaders: list[int]) -> dict[int, np.ndarray]:
-        if self.table == "doc":
-            return {s: row.shingles for s, row in self.run._document_rows(leaders).items()}
-        return self.run._unit_shingles(leaders)
+    def _documents(self, seqs: list[int]) -> dict[int, tuple[np.ndarray, Hashable]]:
+        """Stored documents as the Decider names them (by their Ref)."""
+        return {s: (row.shingles, StoredDocument(row.doc_id, seq=s))
+                for s, row in self.run._document_rows(seqs).items()}
 
-    def _leaders(self, stored: list[int]) -> dict[int, Hashable]:
-        """What the Decider is told each stored leader is (made once per leader and run)."""
-        named = self._named
-        if len(named) > _NAMED_MAX:  # bounded memory: forget them all, name again as needed
-            named.clear()
-        missing = [s for s in stored if s not in named]
-        if missing and self.table == "doc":  # the Decider names a stored document by its Ref
-            documents = self.run._document_rows(missing)
-            named.update((s, StoredDocument(documents[s].doc_id, seq=s)) for s in missing)
-        elif missing:
-            clusters = self.run._cluster_rows(missing)
-            named.update((s, StoredLeader(s, clusters[s].key)) for s in missing)
-        return named
+    def _units(self, ids: list[int]) -> dict[int, tuple[np.ndarray, Hashable]]:
+        """Stored long-unit clusters, named with their leader's match key."""
+        return {c: (shingles, StoredLeader(c, key))
+                for c, (shingles, key) in self.run.store.unit_sets(ids).items()}
 
 
 class _ShortHistory:

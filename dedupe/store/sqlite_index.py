@@ -204,10 +204,11 @@ class SQLiteIndex(IndexStore):
                                  [(c, n) for c, n in json.loads(content)])
                 for seq, doc_id, blob, content in rows}
 
-    def unit_shingles(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        rows = self._db.execute("SELECT id, shingles FROM clusters WHERE shingles IS NOT NULL "
-                                "AND id IN (SELECT value FROM json_each(?))", (_json_list(ids),))
-        return {cid: shingles_from(blob) for cid, blob in rows}
+    def unit_sets(self, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]]:
+        rows = self._db.execute("SELECT id, shingles, key FROM clusters WHERE shingles IS NOT "
+                                "NULL AND id IN (SELECT value FROM json_each(?))",
+                                (_json_list(ids),))
+        return {cid: (shingles_from(blob), key) for cid, blob, key in rows}
 
     def short_exact(self, keys: Sequence[str]) -> dict[str, int]:
         rows = self._db.execute("SELECT key, id FROM clusters WHERE short = 1 AND key IN "
