@@ -10,14 +10,17 @@ What is measured, per backend, with the real code path of ``dedupe clean --index
 * **indexing**: units decided against the index and committed per second (the fingerprinting
   before it, which does not depend on the index, is timed apart), over the whole build and for
   the last run, when the index already holds nearly all its units;
-* **query**: a read-only run of ``--query-units`` further units (a tenth of them copies of
-  indexed lines) against the full index: units per second, milliseconds per document;
+* **query**: a read-only run of ``--query-units`` further units of the same kind against the
+  full index: units per second, milliseconds per document;
 * **size**: SQLite: the file (after a checkpoint) per stored unit cluster, with the share of
   each table; Redis: the server memory its keys take (``MEMORY USAGE``) per unit, since Redis
   holds the index in memory (an RDB snapshot is smaller).
 
-The units are generated: lines of 6-18 words over an 8,000-word vocabulary (Zipf-weighted),
-20 to a document, 10% short boilerplate-like lines from a pool, 10% repeats of earlier lines.
+The documents are, by default (``--corpus news``), the speed benchmark's news-like articles
+(``benchmarks/corpus.py``: realistic prose, headlines and captions repeated, boilerplate per
+site, syndicated near-duplicates), grouped by site, at the shipped settings. ``--corpus lines``
+generates lines of 6-18 words over an 8,000-word vocabulary (Zipf-weighted), 20 to a document:
+a stress case for a low candidate threshold, since every line shares shingles with many others.
 Redis uses a smaller index by default (``--redis-units``): its build sends every unit over a
 socket, which is the slower part here; the size is stated in the table. The Redis server is
 ``DEDUPE_BENCH_REDIS`` or ``DEDUPE_TEST_REDIS`` if set, else a throwaway ``redis-server`` if the

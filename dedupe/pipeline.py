@@ -26,6 +26,7 @@ import dataclasses
 import multiprocessing
 import os
 import pickle
+import shutil
 import signal
 import tempfile
 from collections import deque
@@ -53,6 +54,8 @@ _CHUNK_DOCS = 64
 _CHUNK_CHARS = 1 << 20
 #: Modules the forkserver imports before it forks workers ('__main__' is its own default).
 _PRELOAD = ["__main__", "dedupe._worker"]
+#: Name prefix of a run's hand-off directory in the temp dir; the run's pid follows.
+_HANDOFF = "dedupe-chunks-"
 
 
 def clean(
@@ -272,7 +275,8 @@ def prepare_all(documents: Iterable[Document], config: Config) -> Iterator[Prepa
     # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (SIGKILL, the OOM
     # killer) raises BrokenProcessPool here instead of leaving the run waiting forever.
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_stop_signals)
-    handoff = tempfile.TemporaryDirectory(prefix="dedupe-chunks-")
+    _sweep_handoffs()
+    handoff = tempfile.TemporaryDirectory(prefix=f"{_HANDOFF}{os.getpid()}-")
     try:
         # At most a few chunks in flight: pool.map would read the whole input ahead.
         pending: deque[tuple[list[Document], Future[None], str]] = deque()
@@ -293,6 +297,28 @@ def prepare_all(documents: Iterable[Document], config: Config) -> Iterator[Prepa
     finally:
         handoff.cleanup()
     pool.shutdown()
+
+
+def _sweep_handoffs() -> None:
+    """Remove the hand-off directories of runs that were killed (SIGKILL, the OOM killer:
+    nothing of theirs ran to clean up). Each is named after its process; one whose process
+    is gone is stale. Another user's, or a live process's, is left alone."""
+    tmp = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(tmp) if n.startswith(_HANDOFF)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_HANDOFF):].split("-", 1)[0]
+        path = os.path.join(tmp, name)
+        try:
+            if not pid.isdigit() or os.stat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)  # raises when no such process
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # gone meanwhile, or a live process of someone else's
+            continue
 
 
 def _ignore_stop_signals() -> None:

@@ -101,3 +101,28 @@ def test_spilled_records_keep_what_finalize_reads() -> None:
     for p, e in zip(back, expected, strict=True):
         _assert_same(p, e, skip=_FINGERPRINTS | _NOT_SPILLED)
         assert p.hashes.size == 0 and p.unit_bands.size == 0  # fingerprints are not kept
+
+
+def test_a_killed_runs_hand_off_directory_is_swept(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed with SIGKILL leaves its hand-off directory; the next run removes it, and
+    leaves alone the directory of a run whose process is alive."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from dedupe.pipeline import _HANDOFF, prepare_all
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"{_HANDOFF}{gone.pid}-abc"
+    live = tmp_path / f"{_HANDOFF}{os.getpid()}-def"
+    for d in (stale, live):
+        d.mkdir()
+        (d / "0.pickle").write_bytes(b"partial")
+    docs = [Document(id=str(i), text=r["text"], ordinal=i) for i, r in enumerate(_records(140))]
+    assert len(list(prepare_all(docs, Config(workers=2)))) == 140
+    assert not stale.exists()
+    assert live.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(_HANDOFF)] == [live.name]
