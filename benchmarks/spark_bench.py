@@ -15,6 +15,9 @@ monitoring REST API (``/api/v1``: the UI is on, on a free port, for this purpose
 the stages the run completed. ``--local`` also times the local engine on the same corpus, as a
 reference point.
 
+It also reports how far the decisions spread: the groups of documents that can meet (each
+group is decided in one task) and the largest group's share of the documents.
+
 The table says how time and shuffle grow with input size: the growth exponent k between two
 sizes is log(y2/y1) / log(x2/x1), so k = 1 is linear. The numbers go to
 ``benchmarks/out/spark_bench.json``.
@@ -114,6 +117,32 @@ def run_spark(spark: Any, metrics: StageMetrics, source: Path, config: Config) -
     return {"seconds": round(seconds, 2), **counts, **metrics.since_mark()}
 
 
+def group_sizes(spark: Any, source: Path, config: Config) -> dict[str, Any]:
+    """How far the decisions spread: the groups of documents that can meet (untimed, apart
+    from the run): how many there are, and the largest one's share of the documents."""
+    from pyspark.sql import functions as F
+
+    from dedupe import spark as engine
+
+    cfg = config.replace(group_field="host")
+    df = spark.read.parquet(str(source))
+    indexed = engine.with_ordinal(df, "o")
+    records = indexed.select(F.col("o").alias("ordinal"), (F.col("o") + 1).alias("line"),
+                             F.struct(*[F.col(c) for c in ("text", "id", "host")])
+                             .alias("record"))
+    docs = engine._records_to_documents(records, "<bench>", cfg, api=True)
+    cache = engine._Cache()
+    try:
+        groups = engine._meeting_groups(engine._prepare(docs, cfg), cfg, cache)
+        sizes = [r["count"] for r in groups.groupBy("comp").count().collect()]
+    finally:
+        cache.release()
+    total = df.count()
+    alone = total - sum(sizes)
+    return {"groups": len(sizes) + alone, "documents_alone": alone,
+            "largest_group_share": round(max(sizes, default=1) / max(total, 1), 3)}
+
+
 def run_local(source: Path, config: Config, workers: int) -> float:
     """Seconds the local engine takes on the same documents (read from the same Parquet),
     writing the clean records and the audit as JSON Lines under benchmarks/out/local/."""
@@ -143,13 +172,15 @@ def table(rows: list[dict[str, Any]]) -> str:
     time_k, shuffle_k = growth(rows, "seconds"), growth(rows, "shuffle_write_bytes")
     head = (f"{'MB':>5} {'docs':>7} {'removals':>9} {'seconds':>8} {'MB/s':>6} "
             f"{'shuffle MB':>10} {'stages':>6} {'tasks':>6} {'k time':>6} {'k shuffle':>9}"
+            f" {'groups':>7} {'largest':>7}"
             + ("  local s" if "local_seconds" in rows[0] else ""))
     lines = [head, "-" * len(head)]
     for row, kt, ks in zip(rows, time_k, shuffle_k, strict=True):
         line = (f"{row['mb']:>5g} {row['documents']:>7} {row['removals']:>9} "
                 f"{row['seconds']:>8.1f} {row['mb'] / row['seconds']:>6.2f} "
                 f"{row['shuffle_write_bytes'] / 1e6:>10.1f} {row['stages']:>6} {row['tasks']:>6} "
-                f"{'' if kt is None else kt:>6} {'' if ks is None else ks:>9}")
+                f"{'' if kt is None else kt:>6} {'' if ks is None else ks:>9}"
+                f" {row['groups']:>7} {row['largest_group_share']:>7.0%}")
         if "local_seconds" in row:
             line += f"  {row['local_seconds']:>7.1f}"
         lines.append(line)
@@ -182,6 +213,7 @@ def main() -> None:
     try:
         for mb, source in sources.items():
             row: dict[str, Any] = {"mb": mb, **run_spark(spark, metrics, source, config)}
+            row.update(group_sizes(spark, source, config))
             if args.local:
                 cores = spark.sparkContext.defaultParallelism
                 row["local_seconds"] = run_local(source, config, cores)

@@ -95,6 +95,14 @@ def clean_documents(
                 meter.advance(1, _size(p.document.text))
             yield decider.finalize(p, placement)
         return
+    yield from decide_all(prepared, decider)
+
+
+def decide_all(prepared: Iterable[Prepared], decider: Decider) -> Iterator[Result]:
+    """The batch mode's decisions: observe every document in input order, then finalize
+    each with the complete boilerplate counts. The records wait in a spill file meanwhile.
+    (The Spark engine runs this over each group of documents that can meet, dedupe.spark.)"""
+    meter = progress.current()
     with _Spill() as spill:
         for p in prepared:
             spill.write(p, decider.observe(p))

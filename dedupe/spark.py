@@ -1,50 +1,47 @@
 """The Spark engine: the local engine's cleaning as Spark stages, with identical results.
 
 Why a second engine: one machine runs out of cores and memory at some corpus size; Spark spreads
-the same work over a cluster. Why the results are identical: every per-document step is the
-library's own code (``prepare.prepare_many`` for repair, segmentation, normalization,
-fingerprints and in-document repeats; ``policy.Decider.finalize`` for the clean text and the
-audit records), and the only sequential step of the local engine, ``Decider.observe``, is
-replaced by joins whose outcome is provably the same:
+the same work over a cluster. Why the results are identical: the engine runs the library's own
+code for every decision, not a re-implementation of it. ``prepare.prepare_many`` (repair,
+segmentation, normalization, fingerprints, in-document repeats) runs per partition; then the
+local engine's batch decisions (``pipeline.decide_all``: ``Decider.observe`` in input order,
+then ``Decider.finalize``) run over *groups of documents that can meet*, each group whole in
+one task, in input order.
 
-Locally, items (documents, then the units of the documents that stay) are taken in input order;
-each is compared with the earlier *leaders* it shares a band key (or a short-unit block) with,
-joins the most similar verified one (ties: the earliest) or becomes a leader itself. Hence:
-
-1. Exact copies (the same content shingle set, the same normalized key) form a *class*. Only a
-   class's first item can lead: a later copy sees at least what the first saw. When the first
-   leads, every copy joins it with similarity 1.0, so copies never need pairwise checks and a
-   footer repeated a million times is one class, not a bucket of a million.
-2. Whether a class leads depends only on classes linked to it by verified pairs. So: verify
-   every class pair that shares a bucket (all of them, as the local index would be asked about
-   any of them) and replay the rule over the graph in input order: a class leads iff no earlier
-   linked class leads. Connected components (large-star/small-star joins) split a graph too
-   large for one task into independent pieces, replayed one task each.
-3. A copy whose class does not lead joins the best leading linked class that came before it.
+Which documents can meet: ``observe`` decides a document from index lookups, and a lookup's
+answer depends only on the candidates that pass verification. Two documents can therefore
+affect each other only through a chain of unit pairs that could pass it: copies of a match key,
+long units that share an LSH band and reach the Jaccard or the edit threshold, short units that
+share a block and reach the edit threshold. Near-duplicate documents are found through the
+units they share too (``Decider._verify_document`` matches documents by unit clusters). So:
+classes of equal keys, candidate pairs from the band and block buckets, the pairs that could
+match (a superset of the verified ones: the word veto is left out), their documents linked,
+connected components (a union-find in one task, or large-star/small-star joins for a large
+graph). Each component is decided as the whole input would decide it, since nothing outside
+it can change an answer inside it.
 
 The stages, in the order this module defines them:
 
     read      documents with their input position (``ordinal``), the local numbering
     prepare   mapPartitions over prepare_many: one row per document, kept for the run
-    cluster   classes -> candidate pairs -> verified edges -> components -> replay -> leaders,
-              first for documents (near-duplicates), then for units of kept documents
-    count     documents per (cluster, group), for boilerplate
-    finalize  mapPartitions over Decider.finalize: clean text and audit records per document
+    groups    unit classes -> candidate pairs -> pairs that could match -> linked
+              documents -> connected components
+    decide    repartition by group, sort by ordinal, mapPartitions over decide_all
 
 Nothing collects the corpus to the driver: it sees only what it reads (text and JSON Lines
 inputs, streamed into a spool file) and what it writes (the results, one partition at a time).
+How far the decisions spread depends on the corpus: a site's boilerplate links its pages into
+one group, and lines shared across sites join their groups (docs/spark.md).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import sys
 import tempfile
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from itertools import combinations, islice, product
 from pathlib import Path
@@ -64,17 +61,19 @@ from dedupe.fingerprint import jaccard, shingle_sets
 from dedupe.index import ShortIndex
 from dedupe.io import STDIN, InputError, detect_format, read_inputs, read_path, record_document
 from dedupe.model import Document, Ref, Removal, Result
-from dedupe.policy import Cluster, Decider, Placement
+from dedupe.pipeline import decide_all
+from dedupe.policy import Decider, Placement
 from dedupe.prepare import Prepared, prepare_many
-from dedupe.segment import split_lines, unit_spans, unit_text
+from dedupe.verify import edit_similarity
 
 #: A unit's item id is ``ordinal * UNIT_SPAN + unit``: input order (documents, then units within
 #: a document, as observe() walks them) in one sortable long.
-UNIT_SPAN = 1 << 24
+_UNIT_BITS = 24
+UNIT_SPAN = 1 << _UNIT_BITS
 #: Members per block when a bucket is split: each task checks at most BLOCK * BLOCK pairs.
 BLOCK = 512
-#: A graph of verified pairs up to this size is replayed whole in one task; a larger one is
-#: split into connected components first, and each component is replayed in its own task.
+#: Links between documents up to this many are grouped by one task (a union-find); more are
+#: grouped by joins (large-star/small-star), which spread over the cluster.
 ONE_TASK_EDGES = 1_000_000
 _CHUNK = 64  # documents per prepare_many call, as the local engine's chunks
 _KEEP = StorageLevel.MEMORY_AND_DISK
@@ -92,15 +91,9 @@ SESSION_DEFAULTS: dict[str, str] = {
 # (file inputs), or an unreadable record's raw text, which may not even be valid Unicode.
 _DOCS = ("ordinal long, id string, text string, source string, line long, grp string, "
          "error string, is_record boolean, extra binary")
-_UNIT = "struct<unit:int, key:string, short:boolean, bands:array<long>, chars:int, position:long>"
-_PREPARED = (
-    "ordinal long, id string, source string, line long, grp string, error string, "
-    "is_record boolean, passed string, text string, repairs array<array<string>>, "
-    "local_first array<int>, local_similarity array<double>, content binary, "
-    f"content_digest binary, content_bands array<long>, units array<{_UNIT}>"
-)
+_UNIT = "struct<unit:int, key:string, short:boolean, bands:array<long>>"
+_PREPARED = f"ordinal long, error string, units array<{_UNIT}>, packed binary"
 _EDGES = "a long, b long, sim double"
-_STATUS = "cls long, leads boolean, targets array<struct<leader:long, sim:double>>"
 _REMOVAL = ("struct<doc_id:string, source:string, reason:string, position:long, text:string, "
             "role:string, duplicate_of:struct<doc_id:string, position:long>, similarity:double, "
             "doc_count:long, `group`:string, detail:string>")
@@ -353,9 +346,8 @@ def _clean(docs: DataFrame, config: Config) -> DataFrame:
     cache = _Cache()
     prepared = cache.keep(_prepare(_spread(docs), config))
     _raise_first_error(prepared, config)
-    dropped = cache.keep(_near_duplicates(prepared, config, cache))
-    clusters = _unit_clusters(prepared, dropped, config, cache)
-    results = _finalize(prepared, dropped, clusters, config).persist(_KEEP)
+    groups = cache.keep(_meeting_groups(prepared, config, cache))
+    results = _decide(prepared, groups, config).persist(_KEEP)
     results.count()  # materialized: the intermediates are no longer needed
     cache.release()
     return results
@@ -407,28 +399,20 @@ def _prepare_partition(rows: Iterable[Row], config: Config) -> Iterator[tuple[An
                          record={} if r.is_record else None, group=r.grp, ordinal=r.ordinal,
                          error=r.error) for r in chunk]
         for p in prepare_many(docs, config):
-            yield _prepared_row(p, config)
+            yield _prepared_row(p)
 
 
-def _prepared_row(p: Prepared, config: Config) -> tuple[Any, ...]:
-    """What the later stages need of a prepared document, as observe() would look at it."""
+def _prepared_row(p: Prepared) -> tuple[Any, ...]:
+    """A prepared document: the units observe() looks up (what decides which documents can
+    meet), and the whole record, pickled, for the decision stage."""
     doc = p.document
     if len(p.spans) >= UNIT_SPAN:
         raise ValueError(f"{doc.id}: more than {UNIT_SPAN - 1} units; lower max_document_chars")
     observed = p.passed is None and bool(p.spans)  # observe() skips the others entirely
-    units = [
-        (i, key, bool(p.short[i]), _longs(p.unit_bands[i]), len(unit_text(p.lines, p.spans[i])),
-         p.position(i))
-        for i, key in enumerate(p.keys)
-        if observed and p.local_first[i] == i and p.matchable[i] and key
-    ]
-    matched = observed and p.content.size > 0 and config.drop_near_duplicate_documents
-    content = np.asarray(p.content, np.uint32).tobytes() if matched else None
-    return (doc.ordinal, doc.id, doc.source, doc.line, doc.group, doc.error,
-            doc.record is not None, p.passed, p.text, [list(step) for step in p.repairs],
-            list(p.local_first), list(p.local_similarity), content,
-            None if content is None else hashlib.blake2b(content, digest_size=16).digest(),
-            _longs(p.content_bands) if matched else None, units)
+    units = [(i, key, bool(p.short[i]), _longs(p.unit_bands[i]))
+             for i, key in enumerate(p.keys)
+             if observed and p.local_first[i] == i and p.matchable[i] and key]
+    return (doc.ordinal, doc.error, units, pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _longs(keys: np.ndarray) -> list[int]:
@@ -446,42 +430,60 @@ def _raise_first_error(prepared: DataFrame, config: Config) -> None:
         raise InputError(bad.error)
 
 
-# --- cluster: documents, then units of kept documents --------------------------------------------
+# --- which documents can meet -------------------------------------------------------------------
 
 
-def _near_duplicates(prepared: DataFrame, config: Config, cache: _Cache) -> DataFrame:
-    """Documents dropped as near-duplicates: (ordinal, dup_doc, similarity)."""
-    if not config.drop_near_duplicate_documents:
-        return prepared.sparkSession.createDataFrame(
-            [], "ordinal long, dup_doc string, similarity double")
-    # A class is one content set, by its 128-bit digest: the sets themselves (4 bytes a
-    # shingle) are read only for the candidate pairs, by the first document's ordinal.
-    items = prepared.where(F.col("content").isNotNull()).select(
-        F.col("ordinal").alias("item"), "content_digest", F.col("content_bands").alias("bands"))
-    members, classes = _classes(items, "content_digest", ["bands"], cache)
-    contents = prepared.select(F.col("ordinal").alias("cls"), "content")
-    verify = partial(_content_edges, threshold=config.document_threshold)
-    edges = _verified(_band_pairs(classes), contents, "content", verify)
-    leaders = _leaders(members, edges, cache)
-    ids = prepared.select(F.col("ordinal").alias("leader"), F.col("id").alias("dup_doc"))
-    return (leaders.where(F.col("item") != F.col("leader")).join(ids, "leader")
-            .select(F.col("item").alias("ordinal"), "dup_doc", F.col("sim").alias("similarity")))
+def _meeting_groups(prepared: DataFrame, config: Config, cache: _Cache) -> DataFrame:
+    """(ordinal, group) for every document linked to another: documents that can meet.
 
-
-def _unit_clusters(prepared: DataFrame, dropped: DataFrame, config: Config, cache: _Cache
-                   ) -> DataFrame:
-    """Per kept document, the cluster of each observed unit: (ordinal, clusters)."""
-    kept = prepared.join(dropped.select("ordinal"), "ordinal", "left_anti")
-    units = kept.select("ordinal", "id", "grp", F.explode("units").alias("u")).select(
-        (F.col("ordinal") * UNIT_SPAN + F.col("u.unit")).alias("item"), "ordinal", "grp",
-        F.col("id").alias("doc_id"), "u.*")
+    observe() decides a document from index lookups only, and a lookup's answer depends only
+    on the candidates that pass verification. So two documents can affect each other's
+    decisions only through a chain of unit pairs that could pass it: copies of one match key,
+    long units sharing an LSH band whose Jaccard or edit similarity reaches its threshold,
+    short units sharing a block within the edit threshold. (Documents meet as near-duplicates
+    only through units they share: Decider._verify_document matches them by unit clusters.)
+    These links are a superset of what the local engine verifies (the word veto is left
+    out); the groups are their connected components. A document in no link meets nobody.
+    """
+    units = prepared.select("ordinal", F.explode("units").alias("u")).select(
+        (F.col("ordinal") * UNIT_SPAN + F.col("u.unit")).alias("item"), "ordinal", "u.*")
     members, classes = _classes(units, "key", ["short", "bands"], cache)
     longs = classes.where(~F.col("short"))
-    verify = partial(_key_edges, k=config.shingle_size, threshold=config.unit_threshold)
+    verify = partial(_key_edges, k=config.shingle_size, jaccard_threshold=config.unit_threshold,
+                     edit_threshold=config.unit_edit_threshold)
     edges = _verified(_band_pairs(longs), longs, "key", verify).unionByName(
         _short_edges(classes.where(F.col("short")), config.short_unit_threshold))
-    leaders = cache.keep(_leaders(members, edges, cache))
-    return _cluster_facts(leaders)
+    first = F.shiftright("cls", _UNIT_BITS)  # a class's first document
+    links = members.select(first.alias("x"), F.col("ordinal").alias("y")).unionByName(
+        edges.select(F.shiftright("a", _UNIT_BITS).alias("x"),
+                     F.shiftright("b", _UNIT_BITS).alias("y")))
+    links = cache.keep(links.where(F.col("x") != F.col("y")).select(
+        F.least("x", "y").alias("a"), F.greatest("x", "y").alias("b")).distinct())
+    if links.count() <= ONE_TASK_EDGES:  # one task: a union-find, where joins take rounds
+        rows = links.coalesce(1).rdd.mapPartitions(_union_find)
+        return links.sparkSession.createDataFrame(rows, "node long, comp long",
+                                                  verifySchema=False)
+    return _components(links)
+
+
+def _union_find(edges: Iterable[Row]) -> Iterator[tuple[int, int]]:
+    """(node, comp) for every node of the edges: comp is the smallest node of its component."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    for node in parent:
+        yield node, root(node)
 
 
 def _classes(items: DataFrame, key: str, features: list[str], cache: _Cache
@@ -545,16 +547,11 @@ def _verified(pairs: DataFrame, classes: DataFrame, feature: str,
     return classes.sparkSession.createDataFrame(rows, _EDGES, verifySchema=False)
 
 
-def _content_edges(rows: Iterable[Row], threshold: float) -> Iterator[tuple[int, int, float]]:
-    """Documents: Jaccard of the content shingle sets, the later against the earlier."""
-    for row in rows:
-        sim = jaccard(np.frombuffer(row.fb, np.uint32), np.frombuffer(row.fa, np.uint32))
-        if sim >= threshold:
-            yield row.a, row.b, sim
-
-
-def _key_edges(rows: Iterable[Row], k: int, threshold: float) -> Iterator[tuple[int, int, float]]:
-    """Long units: Jaccard of the keys' shingle sets (shingled again here, not shipped)."""
+def _key_edges(rows: Iterable[Row], k: int, jaccard_threshold: float, edit_threshold: float
+               ) -> Iterator[tuple[int, int, float]]:
+    """Long units that could match: the Jaccard of the keys' shingle sets (shingled again
+    here, not shipped) or their edit similarity reaches its threshold (Verifier.long_units
+    before its word veto)."""
     for chunk in _chunks(rows, 1024):
         n = len(chunk)
         hashes, offsets = shingle_sets([r.fb for r in chunk] + [r.fa for r in chunk], k)
@@ -562,12 +559,16 @@ def _key_edges(rows: Iterable[Row], k: int, threshold: float) -> Iterator[tuple[
             later = hashes[offsets[i] : offsets[i + 1]]
             earlier = hashes[offsets[n + i] : offsets[n + i + 1]]
             sim = jaccard(later, earlier)
-            if sim >= threshold:
+            if sim >= jaccard_threshold:
                 yield row.a, row.b, sim
+                continue
+            edit = edit_similarity(row.fb, row.fa, edit_threshold)
+            if edit >= edit_threshold:
+                yield row.a, row.b, edit
 
 
 def _short_edges(classes: DataFrame, threshold: float) -> DataFrame:
-    """Short units: pairs sharing a ShortIndex block, verified in place by edit similarity."""
+    """Short units: pairs sharing a ShortIndex block within its edit threshold."""
     spark = classes.sparkSession
     blocks = spark.createDataFrame(
         classes.select("cls", "key").rdd.flatMap(
@@ -589,52 +590,6 @@ def _edit_edges(tasks: Iterable[tuple[list[Row], list[Row] | None]], cutoff: flo
             score = fuzz.ratio(key_b, key_a, score_cutoff=cutoff)
             if score >= cutoff:
                 yield a, b, float(score) / 100.0
-
-
-def _leaders(members: DataFrame, edges: DataFrame, cache: _Cache) -> DataFrame:
-    """Every member's leader (itself when it leads) and similarity, by the keep-first rule."""
-    edges = cache.keep(edges)
-    status = cache.keep(_replay(edges, edges.count()))
-    nearest = F.filter("targets", lambda t: t["leader"] < F.col("item"))  # led before this item
-    best = F.array_max(F.transform(  # most similar; ties: the earliest
-        nearest, lambda t: F.struct(t["sim"].alias("sim"), (-t["leader"]).alias("neg"))))
-    leads = F.coalesce(F.col("leads"), F.lit(True))  # a class with no verified pair leads
-    return members.join(status, "cls", "left").select(
-        *members.columns,
-        F.when(leads, F.col("cls")).otherwise(-best["neg"]).alias("leader"),
-        F.when(leads, F.lit(1.0)).otherwise(best["sim"]).alias("sim"))
-
-
-def _replay(edges: DataFrame, count: int) -> DataFrame:
-    """Each linked class: does it lead, and if not, its leading linked classes (leader, sim).
-
-    Classes in different components never meet, so components are only a way to split the
-    work: a graph that fits one task is replayed whole (one job, where component rounds would
-    take several); a larger one is split into components, one task each.
-    """
-    if count <= ONE_TASK_EDGES:
-        rows = edges.coalesce(1).rdd.mapPartitions(lambda part: _replay_component(list(part)))
-    else:
-        components = _components(edges).withColumnRenamed("node", "a")
-        grouped = (edges.join(components, "a").groupBy("comp")
-                   .agg(F.collect_list(F.struct("a", "b", "sim")).alias("edges")))
-        rows = grouped.rdd.flatMap(lambda row: _replay_component(row.edges))
-    return edges.sparkSession.createDataFrame(rows, _STATUS, verifySchema=False)
-
-
-def _replay_component(edges: Sequence[Row]) -> Iterator[tuple[int, bool, list[tuple[int, float]]]]:
-    """The keep-first rule over the classes of one component (or several), in input order."""
-    linked: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for a, b, sim in edges:
-        linked[a].append((b, sim))
-        linked[b].append((a, sim))
-    leaders: set[int] = set()
-    for cls in sorted(linked):  # only earlier classes are decided yet
-        if not any(other in leaders for other, _ in linked[cls]):
-            leaders.add(cls)
-    for cls in sorted(linked):
-        leads = cls in leaders
-        yield cls, leads, [] if leads else sorted(t for t in linked[cls] if t[0] in leaders)
 
 
 def _components(edges: DataFrame) -> DataFrame:
@@ -680,74 +635,28 @@ def _is_star_forest(ee: DataFrame) -> bool:
                        ).isEmpty()
 
 
-def _cluster_facts(leaders: DataFrame) -> DataFrame:
-    """Per document, each observed unit's cluster as Decider.finalize reads it: the leader's
-    document, position and length, and the cluster's documents in this document's group."""
-    counts = leaders.groupBy("leader", "grp").agg(F.countDistinct("ordinal").alias("doc_count"))
-    heads = leaders.where(F.col("item") == F.col("leader")).select(
-        F.col("item").alias("leader"), F.col("ordinal").alias("leader_ordinal"),
-        F.col("doc_id").alias("leader_doc"), F.col("position").alias("leader_position"),
-        F.col("chars").alias("leader_chars"))
-    same = (F.col("m.leader") == F.col("c.leader")) & F.col("m.grp").eqNullSafe(F.col("c.grp"))
-    facts = (leaders.alias("m").join(counts.alias("c"), same).select("m.*", "c.doc_count")
-             .join(heads, "leader"))
-    return facts.groupBy("ordinal").agg(F.collect_list(F.struct(
-        "unit", "sim", "leader_ordinal", "leader_doc", "leader_position", "leader_chars",
-        "doc_count")).alias("clusters"))
+# --- decide: the local engine's own decisions, per group of documents that can meet ------------
 
 
-# --- finalize: the library's own decisions per document -------------------------------------------
-
-
-@dataclass
-class _KnownCluster(Cluster):
-    """A cluster as the joins know it: the leader's length and this group's document count."""
-
-    chars: int = 0
-    count: int = 0
-
-    @property
-    def leader_chars(self) -> int:
-        return self.chars
-
-    def doc_count(self, group: str | None) -> int:
-        return self.count
-
-
-def _finalize(prepared: DataFrame, dropped: DataFrame, clusters: DataFrame, config: Config
-              ) -> DataFrame:
-    rows = (prepared.drop("content", "content_digest", "content_bands", "units")
-            .join(dropped, "ordinal", "left").join(clusters, "ordinal", "left"))
-    results = rows.rdd.mapPartitions(partial(_finalize_partition, config=config))
+def _decide(prepared: DataFrame, groups: DataFrame, config: Config) -> DataFrame:
+    """Each partition gets whole groups and runs pipeline.decide_all over its documents in
+    input order: the local engine's batch decisions. Groups never meet, so one Decider per
+    partition decides each of them as one over the whole input would (a document in no group
+    is a group of its own)."""
+    width = 2 * prepared.sparkSession.sparkContext.defaultParallelism
+    group = F.coalesce(F.col("comp"), F.col("ordinal")).alias("grp_id")
+    rows = (prepared.select("ordinal", "packed")
+            .join(groups.withColumnRenamed("node", "ordinal"), "ordinal", "left")
+            .select(group, "ordinal", "packed")
+            .repartition(width, "grp_id").sortWithinPartitions("ordinal"))
+    results = rows.rdd.mapPartitions(partial(_decide_partition, config=config))
     return prepared.sparkSession.createDataFrame(results, _RESULTS, verifySchema=False)
 
 
-def _finalize_partition(rows: Iterable[Row], config: Config) -> Iterator[tuple[Any, ...]]:
-    """Rebuild what observe() would have left for each document, then finalize it."""
-    decider = Decider(config)
-    for row in rows:
-        doc = Document(id=row.id, text=row.text, source=row.source, line=row.line,
-                       record={} if row.is_record else None, group=row.grp,
-                       ordinal=row.ordinal, error=row.error)
-        if row.passed is not None:
-            p = Prepared(doc, row.text, passed=row.passed)
-        else:
-            lines = split_lines(row.text)
-            p = Prepared(doc, row.text, repairs=tuple((a, b) for a, b in row.repairs),
-                         lines=lines, spans=unit_spans(lines, config.unit),
-                         local_first=list(row.local_first),
-                         local_similarity=list(row.local_similarity))
-        placement = Placement()
-        if row.dup_doc is not None:
-            placement.duplicate_of, placement.similarity = Ref(row.dup_doc), row.similarity
-        known: list[Cluster] = []
-        for c in row.clusters or ():
-            placement.clusters[c.unit] = (len(known), c.sim)
-            known.append(_KnownCluster(c.leader_ordinal, c.leader_doc, c.leader_position, "",
-                                       chars=c.leader_chars, count=c.doc_count))
-        decider.clusters = known
-        result = decider.finalize(p, placement)
-        yield (row.ordinal, result.text, result.passed, result.units,
+def _decide_partition(rows: Iterable[Row], config: Config) -> Iterator[tuple[Any, ...]]:
+    prepared = (pickle.loads(row.packed) for row in rows)
+    for result in decide_all(prepared, Decider(config)):
+        yield (result.document.ordinal, result.text, result.passed, result.units,
                [list(step) for step in result.repairs],
                [_removal_row(r) for r in result.removals])
 

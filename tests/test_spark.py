@@ -43,7 +43,7 @@ if (_why := _unavailable()) is not None:
         raise RuntimeError(f"CI=true: the Spark tests must run, but {_why}")
     pytest.skip(_why, allow_module_level=True)
 
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import Row, SparkSession  # noqa: E402
 
 from dedupe import spark as engine  # noqa: E402
 
@@ -82,21 +82,11 @@ def _assert_same(files: dict[str, dict[str, bytes]]) -> None:
     assert json.loads(spark["stats"]) == json.loads(local["stats"])
 
 
-# The local engine's document similarity became cluster-based (policy.Decider._verify_document:
-# the share of content units with a verified copy, with a rescue pass) after the Spark engine
-# was written against the content-Jaccard rule; spark.py does not replicate it yet, so audit
-# similarities and some decisions can differ. Known, reported on issue 7; not strict so the
-# tests still run in CI and show when they pass again.
-_LOCAL_RULE_AHEAD = pytest.mark.xfail(
-    reason="Spark engine not yet updated to the local engine's cluster-based document "
-           "similarity (issue 7)", strict=False)
-
-
 # --- the seed scrapes ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param("news_scrape.noisy.txt", marks=_LOCAL_RULE_AHEAD), "news_scrape.txt"])
+    "name", ["news_scrape.noisy.txt", "news_scrape.txt"])
 def test_seed_fixtures(spark: SparkSession, name: str, tmp_path: Path) -> None:
     files = _both([str(FIXTURES / name)], tmp_path, Config(workers=1))
     _assert_same(files)
@@ -193,7 +183,6 @@ def generated_records(n: int = 260, seed: int = 7) -> list[dict[str, Any]]:
     return records
 
 
-@_LOCAL_RULE_AHEAD
 def test_generated_corpus_noisy_preset_groups_and_bad_records(
         spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Low thresholds (more candidates, more chains), boilerplate counted per site, oversize
@@ -216,7 +205,6 @@ def test_generated_corpus_noisy_preset_groups_and_bad_records(
                        "passed_oversize"}
 
 
-@_LOCAL_RULE_AHEAD
 def test_dataframe_in_and_out_keeps_other_columns(spark: SparkSession,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """clean_dataframe equals clean() over the same records, with buckets split in blocks of
@@ -238,7 +226,6 @@ def test_dataframe_in_and_out_keeps_other_columns(spark: SparkSession,
                              "duplicate_of", "similarity", "doc_count", "group", "detail"]
 
 
-@_LOCAL_RULE_AHEAD
 def test_parquet_in_and_out_on_both_engines(spark: SparkSession, tmp_path: Path) -> None:
     """Parquet read by the executors (row order from the file) next to JSON Lines read on the
     driver, numbered across inputs; Parquet written with every other column."""
@@ -272,7 +259,7 @@ def test_with_ordinal_matches_the_rdd_fallback(spark: SparkSession) -> None:
 
 
 
-# --- the graph steps on their own: components and the replay ---------------------------------
+# --- the graph steps on their own: components, and which documents can meet ----------------
 
 
 def test_components_match_union_find(spark: SparkSession) -> None:
@@ -295,16 +282,45 @@ def test_components_match_union_find(spark: SparkSession) -> None:
     df = spark.createDataFrame([(a, b, 1.0) for a, b in sorted(edges)],
                                "a long, b long, sim double")
     assert {r.node: r.comp for r in engine._components(df).collect()} == expected
+    rows = [Row(a=a, b=b) for a, b in sorted(edges)]
+    assert dict(engine._union_find(rows)) == expected  # the one-task path
 
 
-def test_replay_keeps_first_and_never_chains() -> None:
-    """A~B, B~C, A!~C: B joins A, C still leads. A later copy of B may see C (and prefer it:
-    0.95), so B's targets list every leading neighbour. D is as close to A as to E."""
-    a, b, c, d, e = 1, 2, 3, 5, 4
-    edges = [(a, b, 0.9), (b, c, 0.95), (a, d, 0.8), (e, d, 0.8)]
-    status = {cls: (leads, targets) for cls, leads, targets in engine._replay_component(edges)}
-    assert status[a] == (True, [])
-    assert status[b] == (False, [(a, 0.9), (c, 0.95)])
-    assert status[c] == (True, [])
-    assert status[e] == (True, [])
-    assert status[d] == (False, [(a, 0.8), (e, 0.8)])  # _leaders picks the earliest of equals
+def test_documents_meet_only_through_units_that_could_match(spark: SparkSession) -> None:
+    """Two sites with their own boilerplate and no shared line form two groups; a typo'd
+    syndicated copy of an article joins its original's group; an unrelated article on its
+    own is in no group (it meets nobody)."""
+    body = ("The council approved the new budget for the harbour district after a long "
+            "debate on Tuesday evening, officials said.")
+    copy = body.replace("approved", "aproved").replace("harbour", "harbor")
+    texts = [
+        (0, "Follow North Daily on every platform today\n" + body),
+        (1, "Follow North Daily on every platform today\nA quiet night in the old town, "
+            "where the lamps were lit one by one by the keeper."),
+        (2, "South Times newsletter: sign up for the morning edition\nFarmers expect a "
+            "late harvest this autumn as the rain kept the fields under water for weeks."),
+        (3, "South Times newsletter: sign up for the morning edition\n" + copy),
+        (4, "Completely separate text about a chess tournament held in a library hall "
+            "with twelve players from four schools."),
+    ]
+    config = Config(workers=1)
+    docs = spark.createDataFrame(
+        [(o, str(o), t, "t", o + 1, None, None, False, None) for o, t in texts], engine._DOCS)
+    cache = engine._Cache()
+    prepared = engine._prepare(docs, config)
+    groups = {r.node: r.comp for r in
+              engine._meeting_groups(prepared, config, cache).collect()}
+    cache.release()
+    assert groups == {0: 0, 1: 0, 2: 0, 3: 0}  # the copy links the two sites' groups
+    no_copy = [(o, t if o != 3 else t.replace(copy, "Other news entirely, nothing shared "
+                                               "with any article from the northern site."))
+               for o, t in texts]
+    docs = spark.createDataFrame(
+        [(o, str(o), t, "t", o + 1, None, None, False, None) for o, t in no_copy],
+        engine._DOCS)
+    groups = {r.node: r.comp for r in
+              engine._meeting_groups(engine._prepare(docs, config), config, cache).collect()}
+    cache.release()
+    assert groups == {0: 0, 1: 0, 2: 2, 3: 2}
+
+
