@@ -434,7 +434,8 @@ def _raise_first_error(prepared: DataFrame, config: Config) -> None:
 
 
 def _meeting_groups(prepared: DataFrame, config: Config, cache: _Cache) -> DataFrame:
-    """(ordinal, group) for every document linked to another: documents that can meet.
+    """(node, comp) for every document linked to another: the documents that can meet, each
+    group named by its smallest ordinal.
 
     observe() decides a document from index lookups only, and a lookup's answer depends only
     on the candidates that pass verification. So two documents can affect each other's
