@@ -159,25 +159,11 @@ class LongIndex:
             sims = self._sets.jaccard(q_data, q_off, p_item, p_row, floor)
         else:
             sims = np.full(p_item.size, np.nan)
-        if self.verify_many is not None:
-            sims = np.asarray(self.verify_many(p_item, self._leader_array[p_row], sims),
-                              dtype=np.float64)
-        elif self.verify is not None:
-            checked = [self.verify(item, self._leaders[row], sim) for item, row, sim
-                       in zip(p_item.tolist(), p_row.tolist(), sims.tolist(), strict=True)]
-            sims = np.array([np.nan if c is None else c for c in checked], dtype=np.float64)
-        else:
-            sims[sims < self.threshold] = np.nan
-        ok = ~np.isnan(sims)
-        if not ok.any():
-            return results
-        # Per item: the most similar accepted leader, ties to the earliest.
-        a_item, a_row, a_sim = p_item[ok], p_row[ok], sims[ok]
-        order = np.lexsort((a_row, -a_sim, a_item))
-        is_first = np.ones(order.size, dtype=bool)
-        is_first[1:] = a_item[order][1:] != a_item[order][:-1]
-        for k in order[is_first].tolist():
-            results[int(a_item[k])] = Match(self._leaders[int(a_row[k])], float(a_sim[k]))
+        leaders = self._leader_array[p_row]
+        best, best_sims = best_verified(p_item, leaders, p_row, sims, self.verify,
+                                        self.verify_many, self.threshold)
+        for k, sim in zip(best.tolist(), best_sims.tolist(), strict=True):
+            results[int(p_item[k])] = Match(leaders[k], sim)
         return results
 
     def _flush(self) -> None:
@@ -201,6 +187,35 @@ class LongIndex:
         self._leader_array[len(self._leaders)] = leader
         self._leaders.append(leader)
         self._sets.append(shingles)
+
+
+Verify = Callable[[int, Hashable, float], "float | None"]
+VerifyMany = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def best_verified(p_item: np.ndarray, leaders: np.ndarray, age: np.ndarray, sims: np.ndarray,
+                  verify: Verify | None, verify_many: VerifyMany | None, threshold: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The choice of a long-index lookup, over its candidate pairs (item ``p_item[k]``,
+    leader ``leaders[k]``, Jaccard ``sims[k]``): each pair is verified by ``verify_many``
+    (all at once), else ``verify`` (pair by pair), else the threshold; per item, the most
+    similar accepted pair wins, ties to the lowest ``age`` (the earliest leader). Returns the
+    winning pairs' positions and their similarities. Shared by ``LongIndex`` and a persistent
+    index's stored leaders (dedupe.store), which must choose alike."""
+    if verify_many is not None:
+        sims = np.asarray(verify_many(p_item, leaders, sims), dtype=np.float64)
+    elif verify is not None:
+        checked = [verify(item, leader, sim) for item, leader, sim
+                   in zip(p_item.tolist(), leaders, sims.tolist(), strict=True)]
+        sims = np.array([np.nan if c is None else c for c in checked], dtype=np.float64)
+    else:
+        sims = np.where(sims < threshold, np.nan, sims)
+    ok = np.flatnonzero(~np.isnan(sims))
+    order = ok[np.lexsort((age[ok], -sims[ok], p_item[ok]))]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = p_item[order][1:] != p_item[order][:-1]
+    best = order[first]
+    return best, sims[best]
 
 
 def batch_collisions(keys: np.ndarray) -> np.ndarray:

@@ -136,16 +136,18 @@ def test_generated_corpus_in_batches_equals_one_streaming_run(index_spec: str,  
         assert index.verify() == []
 
 
-def test_stored_sets_forgotten_when_full_change_nothing(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run keeps the stored sets it met in memory up to a bound, then forgets them all and
-    reads them again: a bound far too small for one lookup must give the same answers."""
+def test_stored_sets_spilled_or_forgotten_change_nothing(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run keeps the stored sets it met, moved to a temporary file beyond a memory budget,
+    and forgets them all beyond a number of leaders (read again as needed): bounds far too
+    small for one lookup must give the same answers."""
     from dedupe.store import run as store_run
 
     corpus = make_corpus(200)
     config = Config(workers=1)
     whole = outcome(list(clean(corpus, config, stream=True)))
-    monkeypatch.setattr(store_run, "_SETS_MAX", 64)
+    monkeypatch.setattr(store_run, "_SETS_MEMORY", 64)
+    monkeypatch.setattr(store_run, "_STORED_MAX", 16)
     assert by_batches(str(tmp_path / "small.db"), split(corpus, [80, 140]), config) == whole
 
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dedupe.config import Config
-from dedupe.index import LongIndex, Match, ShortIndex
-from dedupe.lsh import flatten, jaccard_pairs
+from dedupe.index import LongIndex, Match, ShortIndex, Verify, VerifyMany, best_verified
+from dedupe.lsh import SetStore, flatten
 from dedupe.model import Ref
 from dedupe.store.base import (
     FORMAT,
@@ -381,11 +381,11 @@ def _fetch(cache: dict[int, Any], ids: Sequence[int], get: Any) -> dict[int, Any
     return {i: cache[i] for i in ids if i in cache}
 
 
-#: Stored sets a run keeps in memory, at most (shingles; then all forgotten, read again).
-_SETS_MAX = 1 << 26  # 256 MiB of uint32
+#: Stored leaders a run remembers at most (then all are forgotten, and read again as needed).
+_STORED_MAX = 1_000_000
+#: Memory their shingle sets take at most; beyond it they move to a temporary file (SetStore).
+_SETS_MEMORY = 256 << 20
 
-Verify = Callable[[int, Hashable, float], "float | None"]
-VerifyMany = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Admit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Veto = Callable[[str, str], bool]
 #: Stored id -> (its shingle set, what the Decider calls that leader).
@@ -393,10 +393,11 @@ Fetch = Callable[[list[int]], dict[int, tuple[np.ndarray, Hashable]]]
 
 
 class _StoredSets:
-    """The stored leaders a run has met, in one flat array as ``lsh.SetStore`` keeps the
-    run's own: each is read from the index once (not once per chunk), and a lookup computes
-    its Jaccards in place. A low candidate threshold meets a large share of a big index, so
-    this, not the queries, is what keeps lookups cheap; bounded by ``_SETS_MAX``."""
+    """The stored leaders a run has met, by row: their shingle sets in a ``lsh.SetStore``
+    (as the run's own leaders' are), their names and stored ids alongside. Each is read from
+    the index once, not once per chunk, and a lookup computes its Jaccards in place: a low
+    candidate threshold meets a large share of a big index, so this, not the queries, is
+    what keeps lookups cheap."""
 
     def __init__(self, fetch: Fetch, what: str) -> None:
         self._fetch = fetch
@@ -404,54 +405,34 @@ class _StoredSets:
         self._clear()
 
     def _clear(self) -> None:
+        self.sets = SetStore(_SETS_MEMORY)
         self._row: dict[int, int] = {}
-        self.data = np.zeros(1 << 16, dtype=np.uint32)
-        self.offsets = np.zeros(1 << 12, dtype=np.int64)
         self.names = np.empty(1 << 12, dtype=object)
         self.ids = np.zeros(1 << 12, dtype=np.int64)
-        self.count = 0
 
     def rows(self, ids: Sequence[int]) -> np.ndarray:
         """The rows of these stored ids (read from the index if new to the run)."""
         missing = list(dict.fromkeys(i for i in ids if i not in self._row))
         if missing:
+            if len(self._row) + len(missing) > _STORED_MAX:  # full: start again with these
+                self.sets.close()
+                self._clear()
+                missing = list(dict.fromkeys(ids))
             fetched = self._fetch(missing)
             absent = [i for i in missing if i not in fetched]
             if absent:
                 raise StoreError(f"{self._what} {absent[0]} is referenced but missing; run "
                                  "`dedupe index verify`")
-            size = sum(fetched[i][0].size for i in missing)
-            if self.offsets[self.count] + size > _SETS_MAX:  # full: start again with these
-                present = list(dict.fromkeys(i for i in ids if i not in fetched))
-                fetched.update(self._fetch(present))
-                self._clear()
-                missing = list(dict.fromkeys(ids))
-            self._append(missing, fetched)
-        row = self._row
-        return np.fromiter((row[i] for i in ids), dtype=np.int64, count=len(ids))
-
-    def _append(self, ids: list[int], fetched: dict[int, tuple[np.ndarray, Hashable]]) -> None:
-        n, end = self.count, int(self.offsets[self.count])
-        sets = [np.asarray(fetched[i][0], dtype=np.uint32) for i in ids]
-        size = end + sum(x.size for x in sets)
-        if n + len(ids) + 1 > self.offsets.size:
-            grow = max(2 * self.offsets.size, n + len(ids) + 1)
-            self.offsets = np.resize(self.offsets, grow)
-            self.names = np.resize(self.names, grow)
-            self.ids = np.resize(self.ids, grow)
-        if size > self.data.size:
-            self.data = np.resize(self.data, max(2 * self.data.size, size))
-        if sets:
-            self.data[end:size] = np.concatenate(sets)
-        np.cumsum([x.size for x in sets], out=self.offsets[n + 1 : n + 1 + len(ids)])
-        self.offsets[n + 1 : n + 1 + len(ids)] += end
-        self.names[n : n + len(ids)] = [fetched[i][1] for i in ids]
-        self.ids[n : n + len(ids)] = ids
-        self._row.update(zip(ids, range(n, n + len(ids)), strict=True))
-        self.count = n + len(ids)
-
-    def sizes(self, rows: np.ndarray) -> np.ndarray:
-        return self.offsets[rows + 1] - self.offsets[rows]
+            n = len(self._row)
+            if n + len(missing) > self.names.size:
+                grow = max(2 * self.names.size, n + len(missing))
+                self.names, self.ids = np.resize(self.names, grow), np.resize(self.ids, grow)
+            for i in missing:
+                shingles, name = fetched[i]
+                row = self.sets.append(np.asarray(shingles, dtype=np.uint32))
+                self._row[i], self.names[row], self.ids[row] = row, name, i
+        row_of = self._row
+        return np.fromiter((row_of[i] for i in ids), dtype=np.int64, count=len(ids))
 
 
 class _LongHistory:
@@ -485,32 +466,18 @@ class _LongHistory:
         q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
         if admit is not None:
             keep = admit(p_item, store.names[p_row], np.diff(q_off)[p_item],
-                         store.sizes(p_row))
+                         store.sets.sizes(p_row))
             p_item, p_row = p_item[keep], p_row[keep]
-        # Every pair's Jaccard in one compiled pass (dedupe.lsh), as LongIndex does.
-        sims = jaccard_pairs(q_data, q_off, p_item, store.data, store.offsets, p_row, floor)
-        if verify_many is not None:
-            sims = np.asarray(verify_many(p_item, store.names[p_row], sims), dtype=np.float64)
-        elif verify is not None:
-            names = store.names
-            checked = [verify(i, names[r], sim) for i, r, sim
-                       in zip(p_item.tolist(), p_row.tolist(), sims.tolist(), strict=True)]
-            sims = np.array([np.nan if v is None else v for v in checked], dtype=np.float64)
-        else:
-            sims[sims < self.threshold] = np.nan
-        ok = ~np.isnan(sims)
-        if not ok.any():
-            return out
-        # Per item: the most similar accepted leader, ties to the oldest (lowest stored id).
-        a_item, a_row, a_sim = p_item[ok], p_row[ok], sims[ok]
-        order = np.lexsort((store.ids[a_row], -a_sim, a_item))
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = a_item[order][1:] != a_item[order][:-1]
-        best = order[first]
+        # Every pair's Jaccard in one compiled pass, read in place (dedupe.lsh), as LongIndex.
+        sims = store.sets.jaccard(q_data, q_off, p_item, p_row, floor)
+        # The same choice as LongIndex's; ties to the oldest (the lowest stored id).
+        names = store.names[p_row]
+        best, best_sims = best_verified(p_item, names, store.ids[p_row], sims, verify,
+                                        verify_many, self.threshold)
         if self.table == "unit":  # the clusters joined are loaded next: read their rows now
-            self.run._cluster_rows(store.ids[a_row[best]].tolist())
-        for k in best.tolist():
-            out[int(a_item[k])] = Match(store.names[a_row[k]], float(a_sim[k]))
+            self.run._cluster_rows(store.ids[p_row[best]].tolist())
+        for k, sim in zip(best.tolist(), best_sims.tolist(), strict=True):
+            out[int(p_item[k])] = Match(names[k], sim)
         return out
 
     def record(self, leader: Hashable, keys: np.ndarray, shingles: np.ndarray) -> None:
