@@ -133,7 +133,7 @@ def group_sizes(spark: Any, source: Path, config: Config) -> dict[str, Any]:
     docs = engine._records_to_documents(records, "<bench>", cfg, api=True)
     cache = engine._Cache()
     try:
-        groups = engine._meeting_groups(engine._prepare(docs, cfg), cfg, cache)
+        groups = engine._document_groups(cache.keep(engine._unit_components(engine._prepare(docs, cfg), cfg, cache)[0]), cache)
         sizes = [r["count"] for r in groups.groupBy("comp").count().collect()]
     finally:
         cache.release()

@@ -135,6 +135,14 @@ _FINGERPRINTS = frozenset({"hashes", "offsets", "unit_bands", "content", "conten
 _NOT_SPILLED = frozenset({"keys"})
 
 
+def without_fingerprints(p: Prepared) -> Prepared:
+    """A copy of the record without what only observe() reads (fingerprints, match keys): all
+    that finalize() needs, at a fraction of the size."""
+    empty = {f.name: f.default_factory() for f in dataclasses.fields(Prepared)  # type: ignore[operator]
+             if f.name in _FINGERPRINTS | _NOT_SPILLED}
+    return dataclasses.replace(p, **empty)
+
+
 @dataclass
 class _Packed:
     """Prepared records whose array fields are concatenated per field (rows per record in

@@ -41,9 +41,10 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
-from itertools import combinations, islice, product
+from itertools import combinations, groupby, islice, product
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,16 +56,19 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 from rapidfuzz import fuzz
+from rapidfuzz import process as rf_process
+from rapidfuzz.distance import Indel
 
 from dedupe.config import Config, ConfigError
-from dedupe.fingerprint import jaccard, shingle_sets
+from dedupe.fingerprint import shingle_sets
 from dedupe.index import ShortIndex
 from dedupe.io import STDIN, InputError, detect_format, read_inputs, read_path, record_document
+from dedupe.lsh import jaccard_pairs
 from dedupe.model import Document, Ref, Removal, Result
-from dedupe.pipeline import decide_all
-from dedupe.policy import Decider, Placement
+from dedupe.pipeline import without_fingerprints
+from dedupe.policy import Cluster, Decider, Placement
 from dedupe.prepare import Prepared, prepare_many
-from dedupe.verify import edit_similarity
+from dedupe.segment import unit_text
 
 #: A unit's item id is ``ordinal * UNIT_SPAN + unit``: input order (documents, then units within
 #: a document, as observe() walks them) in one sortable long.
@@ -91,8 +95,15 @@ SESSION_DEFAULTS: dict[str, str] = {
 # (file inputs), or an unreadable record's raw text, which may not even be valid Unicode.
 _DOCS = ("ordinal long, id string, text string, source string, line long, grp string, "
          "error string, is_record boolean, extra binary")
-_UNIT = "struct<unit:int, key:string, short:boolean, bands:array<long>>"
-_PREPARED = f"ordinal long, error string, units array<{_UNIT}>, packed binary"
+# size: the key's shingle-set size; length: the key's; chars: the unit text's.
+_UNIT = ("struct<unit:int, key:string, short:boolean, bands:array<long>, size:int, length:int, "
+         "content:boolean, position:long, chars:int>")
+# ``packed``: the whole Prepared record, for observe(); ``final``: what finalize() reads.
+_PREPARED = (f"ordinal long, id string, grp string, error string, units array<{_UNIT}>, "
+             "packed binary, final binary")
+_PLACED = "struct<unit:int, leader:long, sim:double>"
+_DECISIONS = f"ordinal long, duplicate_of string, similarity double, placed array<{_PLACED}>"
+_PLACEMENTS = "ordinal long, unit int, leader long, sim double"
 _EDGES = "a long, b long, sim double"
 _REMOVAL = ("struct<doc_id:string, source:string, reason:string, position:long, text:string, "
             "role:string, duplicate_of:struct<doc_id:string, position:long>, similarity:double, "
@@ -346,8 +357,13 @@ def _clean(docs: DataFrame, config: Config) -> DataFrame:
     cache = _Cache()
     prepared = cache.keep(_prepare(_spread(docs), config))
     _raise_first_error(prepared, config)
-    groups = cache.keep(_meeting_groups(prepared, config, cache))
-    results = _decide(prepared, groups, config).persist(_KEEP)
+    units, classes = _unit_components(prepared, config, cache)
+    units = cache.keep(units)
+    groups = _document_groups(units, cache)
+    decisions = cache.keep(_decide_documents(prepared, units, groups, config))
+    placements = _place_units(units, classes, decisions, config).unionByName(
+        decisions.select("ordinal", F.explode("placed").alias("p")).select("ordinal", "p.*"))
+    results = _finalize(prepared, units, decisions, placements, config).persist(_KEEP)
     results.count()  # materialized: the intermediates are no longer needed
     cache.release()
     return results
@@ -409,10 +425,15 @@ def _prepared_row(p: Prepared) -> tuple[Any, ...]:
     if len(p.spans) >= UNIT_SPAN:
         raise ValueError(f"{doc.id}: more than {UNIT_SPAN - 1} units; lower max_document_chars")
     observed = p.passed is None and bool(p.spans)  # observe() skips the others entirely
-    units = [(i, key, bool(p.short[i]), _longs(p.unit_bands[i]))
+    content = set(p.content_units)
+    sizes = np.diff(p.offsets).tolist()
+    units = [(i, key, bool(p.short[i]), _longs(p.unit_bands[i]), sizes[i], len(key),
+              i in content, p.position(i), len(unit_text(p.lines, p.spans[i])))
              for i, key in enumerate(p.keys)
              if observed and p.local_first[i] == i and p.matchable[i] and key]
-    return (doc.ordinal, doc.error, units, pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL))
+    return (doc.ordinal, doc.id, doc.group, doc.error, units,
+            pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL),
+            pickle.dumps(without_fingerprints(p), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _longs(keys: np.ndarray) -> list[int]:
@@ -430,36 +451,62 @@ def _raise_first_error(prepared: DataFrame, config: Config) -> None:
         raise InputError(bad.error)
 
 
-# --- which documents can meet -------------------------------------------------------------------
+# --- which units can meet, and which documents --------------------------------------------------
 
 
-def _meeting_groups(prepared: DataFrame, config: Config, cache: _Cache) -> DataFrame:
-    """(node, comp) for every document linked to another: the documents that can meet, each
-    group named by its smallest ordinal.
+def _unit_components(prepared: DataFrame, config: Config, cache: _Cache
+                     ) -> tuple[DataFrame, DataFrame]:
+    """Every unit observe() looks up, with its component: (units, classes).
 
-    observe() decides a document from index lookups only, and a lookup's answer depends only
-    on the candidates that pass verification. So two documents can affect each other's
-    decisions only through a chain of unit pairs that could pass it: copies of one match key,
-    long units sharing an LSH band whose Jaccard or edit similarity reaches its threshold,
-    short units sharing a block within the edit threshold. (Documents meet as near-duplicates
-    only through units they share: Decider._verify_document matches them by unit clusters.)
-    These links are a superset of what the local engine verifies (the word veto is left
-    out); the groups are their connected components. A document in no link meets nobody.
+    ``units``: item, ordinal, unit, content, position, chars, cls, comp, shared. A lookup's
+    answer depends only on the candidates that pass verification, so a unit can be placed
+    differently only through a chain of unit pairs that could pass it: copies of one match
+    key (a class, named ``cls`` by its first item), long units sharing an LSH band whose
+    Jaccard or edit similarity reaches its threshold, short units sharing a block within the
+    edit threshold. These pairs are a superset of what the local engine verifies (the word
+    veto is left out); ``comp`` is their connected component, named by its smallest class.
+    ``shared``: the component holds a content unit, so documents' near-duplicate decisions
+    depend on it. ``classes``: cls, key, short, bands.
     """
     units = prepared.select("ordinal", F.explode("units").alias("u")).select(
         (F.col("ordinal") * UNIT_SPAN + F.col("u.unit")).alias("item"), "ordinal", "u.*")
-    members, classes = _classes(units, "key", ["short", "bands"], cache)
+    members, classes = _classes(units, "key", ["short", "bands", "size", "length"], cache)
     longs = classes.where(~F.col("short"))
     verify = partial(_key_edges, k=config.shingle_size, jaccard_threshold=config.unit_threshold,
                      edit_threshold=config.unit_edit_threshold)
-    edges = _verified(_band_pairs(longs), longs, "key", verify).unionByName(
+    edges = _verified(_band_pairs(longs, config), longs, "key", verify).unionByName(
         _short_edges(classes.where(F.col("short")), config.short_unit_threshold))
-    first = F.shiftright("cls", _UNIT_BITS)  # a class's first document
-    links = members.select(first.alias("x"), F.col("ordinal").alias("y")).unionByName(
-        edges.select(F.shiftright("a", _UNIT_BITS).alias("x"),
-                     F.shiftright("b", _UNIT_BITS).alias("y")))
-    links = cache.keep(links.where(F.col("x") != F.col("y")).select(
-        F.least("x", "y").alias("a"), F.greatest("x", "y").alias("b")).distinct())
+    comps = _connected(edges.select("a", "b"), cache).withColumnRenamed("node", "cls")
+    members = members.join(comps, "cls", "left").withColumn(
+        "comp", F.coalesce(F.col("comp"), F.col("cls")))
+    shared = members.where(F.col("content")).select("comp").distinct().withColumn(
+        "shared", F.lit(True))
+    units = members.join(shared, "comp", "left").withColumn(
+        "shared", F.coalesce(F.col("shared"), F.lit(False)))
+    return units, classes
+
+
+def _document_groups(units: DataFrame, cache: _Cache) -> DataFrame:
+    """(node, comp) for every document linked to another: the documents whose near-duplicate
+    decisions can meet, each group named by its smallest ordinal.
+
+    A document's decision (Decider._verify_document) reads only the clusters of its content
+    units: their components are ``shared``, and every document with a unit in one of them
+    can change which cluster a unit there joins (by being kept or dropped) or which documents
+    share it. So the documents of a shared component are linked; boilerplate, bylines and
+    other short lines shared across a corpus are not content and link nobody.
+    """
+    x, y = F.shiftright("comp", _UNIT_BITS), F.col("ordinal")  # a component's first document
+    links = (units.where(F.col("shared")).select(x.alias("x"), y.alias("y"))
+             .where(F.col("x") != F.col("y")))
+    return _connected(links.select(F.col("x").alias("a"), F.col("y").alias("b")), cache)
+
+
+def _connected(edges: DataFrame, cache: _Cache) -> DataFrame:
+    """(node, comp) for every node of the edges (a, b): comp is the smallest node of its
+    connected component. A union-find in one task up to ONE_TASK_EDGES links, else joins."""
+    links = cache.keep(edges.select(F.least("a", "b").alias("a"), F.greatest("a", "b").alias("b"))
+                       .distinct())
     if links.count() <= ONE_TASK_EDGES:  # one task: a union-find, where joins take rounds
         rows = links.coalesce(1).rdd.mapPartitions(_union_find)
         return links.sparkSession.createDataFrame(rows, "node long, comp long",
@@ -499,14 +546,47 @@ def _classes(items: DataFrame, key: str, features: list[str], cache: _Cache
     return members, firsts
 
 
-def _band_pairs(classes: DataFrame) -> DataFrame:
-    """Class pairs (a < b) sharing a key in the same band, once each: the LSH candidates."""
-    buckets = (classes.select("cls", F.posexplode("bands").alias("band", "bucket"))
-               .groupBy("band", "bucket").agg(F.array_sort(F.collect_list("cls")).alias("members"))
+def _band_pairs(classes: DataFrame, config: Config) -> DataFrame:
+    """Class pairs (a < b) sharing a key in the same band, once each: the LSH candidates,
+    less those whose sizes alone rule out a match (``_admitted``)."""
+    member = F.struct("cls", "size", "length").alias("m")
+    buckets = (classes.select(member, F.posexplode("bands").alias("band", "bucket"))
+               .groupBy("band", "bucket").agg(F.array_sort(F.collect_list("m")).alias("members"))
                .where(F.size("members") > 1))
-    pairs = _bucket_tasks(buckets).flatMap(_task_pairs)
+    admitted = partial(_admitted, jaccard_threshold=config.unit_threshold,
+                       edit_threshold=config.unit_edit_threshold)
+    pairs = _bucket_tasks(buckets).flatMap(admitted)
     spark = classes.sparkSession
     return spark.createDataFrame(pairs, "a long, b long", verifySchema=False).distinct()
+
+
+def _admitted(task: tuple[list[Row], list[Row] | None], jaccard_threshold: float,
+              edit_threshold: float) -> Iterator[tuple[int, int]]:
+    """The task's pairs (cls, cls) that could pass verification by their sizes: a Jaccard is
+    at most the ratio of the shingle-set sizes, an edit similarity at most
+    ``2 * min(len) / (len_a + len_b)`` (Decider._admit_units' bounds, with its margin). Most
+    candidates of a low candidate threshold fail both (a short line against a long one)."""
+    block, other = task
+    slack = 1e-9  # never reject a pair on rounding
+    jt, et = jaccard_threshold - slack, edit_threshold - slack
+    if other is None and len(block) <= 32:  # most buckets: a few members, no numpy
+        for (a, size_a, len_a), (b, size_b, len_b) in combinations(block, 2):
+            if (min(size_a, size_b) >= jt * max(size_a, size_b)
+                    or 2 * min(len_a, len_b) >= et * (len_a + len_b)):
+                yield a, b
+        return
+    first = np.array(block, dtype=np.int64).reshape(-1, 3)
+    if other is None:
+        i, j = np.triu_indices(len(block), 1)
+        second = first
+    else:
+        second = np.array(other, dtype=np.int64).reshape(-1, 3)
+        i = np.repeat(np.arange(len(block)), len(other))
+        j = np.tile(np.arange(len(other)), len(block))
+    a, b = first[i], second[j]
+    ok = np.minimum(a[:, 1], b[:, 1]) >= jt * np.maximum(a[:, 1], b[:, 1])
+    ok |= 2 * np.minimum(a[:, 2], b[:, 2]) >= et * (a[:, 2] + b[:, 2])
+    yield from zip(a[ok, 0].tolist(), b[ok, 0].tolist(), strict=True)
 
 
 def _bucket_tasks(buckets: DataFrame) -> RDD[tuple[list[Any], list[Any] | None]]:
@@ -552,20 +632,25 @@ def _key_edges(rows: Iterable[Row], k: int, jaccard_threshold: float, edit_thres
                ) -> Iterator[tuple[int, int, float]]:
     """Long units that could match: the Jaccard of the keys' shingle sets (shingled again
     here, not shipped) or their edit similarity reaches its threshold (Verifier.long_units
-    before its word veto)."""
-    for chunk in _chunks(rows, 1024):
+    before its word veto). In bulk: compiled Jaccards, then rapidfuzz over the rest."""
+    for chunk in _chunks(rows, 4096):
         n = len(chunk)
-        hashes, offsets = shingle_sets([r.fb for r in chunk] + [r.fa for r in chunk], k)
-        for i, row in enumerate(chunk):
-            later = hashes[offsets[i] : offsets[i + 1]]
-            earlier = hashes[offsets[n + i] : offsets[n + i + 1]]
-            sim = jaccard(later, earlier)
-            if sim >= jaccard_threshold:
-                yield row.a, row.b, sim
-                continue
-            edit = edit_similarity(row.fb, row.fa, edit_threshold)
-            if edit >= edit_threshold:
-                yield row.a, row.b, edit
+        earlier = np.empty(n, dtype=object)
+        later = np.empty(n, dtype=object)
+        earlier[:], later[:] = [r.fa for r in chunk], [r.fb for r in chunk]
+        hashes, offsets = shingle_sets([*later, *earlier], k)
+        index = np.arange(n)
+        sims = jaccard_pairs(hashes, offsets, index, hashes, offsets, index + n,
+                             floor=jaccard_threshold)
+        by_jaccard = sims >= jaccard_threshold
+        rest = np.flatnonzero(~by_jaccard)
+        edits = rf_process.cpdist(later[rest], earlier[rest], scorer=Indel.normalized_similarity,
+                                  score_cutoff=edit_threshold, dtype=np.float64)
+        sims[rest] = edits
+        keep = by_jaccard
+        keep[rest] = edits >= edit_threshold
+        for i in np.flatnonzero(keep).tolist():
+            yield chunk[i].a, chunk[i].b, float(sims[i])
 
 
 def _short_edges(classes: DataFrame, threshold: float) -> DataFrame:
@@ -636,27 +721,167 @@ def _is_star_forest(ee: DataFrame) -> bool:
                        ).isEmpty()
 
 
-# --- decide: the local engine's own decisions, per group of documents that can meet ------------
+# --- decide: the local engine's own decisions, in three stages -------------------------------
+#
+# 1. documents: per group of documents that can meet, Decider.observe over whole documents in
+#    input order, with only their units of shared components matchable: which documents are
+#    near-duplicates, and the clusters of the units in shared components.
+# 2. units: per group of the other components, Decider.observe over the kept documents' units
+#    of those components only (no content: no document matching): their clusters.
+# 3. finalize: each cluster's leader and document count per group, joined to its units;
+#    Decider.finalize per document, which needs nothing else.
+#
+# A cluster is named by its leader's item (ordinal * UNIT_SPAN + unit), the same in every task.
 
 
-def _decide(prepared: DataFrame, groups: DataFrame, config: Config) -> DataFrame:
-    """Each partition gets whole groups and runs pipeline.decide_all over its documents in
-    input order: the local engine's batch decisions. Groups never meet, so one Decider per
-    partition decides each of them as one over the whole input would (a document in no group
-    is a group of its own)."""
+def _decide_documents(prepared: DataFrame, units: DataFrame, groups: DataFrame, config: Config
+                      ) -> DataFrame:
+    """Stage 1: (ordinal, duplicate_of, similarity, placed) for every document."""
     width = 2 * prepared.sparkSession.sparkContext.defaultParallelism
+    matchable = units.where(F.col("shared")).groupBy("ordinal").agg(
+        F.collect_list("unit").alias("matchable"))
     group = F.coalesce(F.col("comp"), F.col("ordinal")).alias("grp_id")
     rows = (prepared.select("ordinal", "packed")
             .join(groups.withColumnRenamed("node", "ordinal"), "ordinal", "left")
-            .select(group, "ordinal", "packed")
+            .join(matchable, "ordinal", "left")
+            .select(group, "ordinal", "packed", "matchable")
             .repartition(width, "grp_id").sortWithinPartitions("ordinal"))
-    results = rows.rdd.mapPartitions(partial(_decide_partition, config=config))
+    decisions = rows.rdd.mapPartitions(partial(_observe_documents, config=config))
+    return prepared.sparkSession.createDataFrame(decisions, _DECISIONS, verifySchema=False)
+
+
+def _observe_documents(rows: Iterable[Row], config: Config) -> Iterator[tuple[Any, ...]]:
+    """One Decider for the partition's groups (they never meet), in input order."""
+    decider, leaders = Decider(config), _Leaders()
+    for row in rows:
+        p = pickle.loads(row.packed)
+        only = np.zeros(len(p.matchable), dtype=bool)
+        only[row.matchable or []] = True
+        p.matchable = p.matchable & only
+        placement, placed = leaders.observe(decider, p, range(len(p.spans)))
+        dup = placement.duplicate_of
+        yield (row.ordinal, None if dup is None else dup.doc_id,
+               None if dup is None else placement.similarity, placed)
+
+
+def _place_units(units: DataFrame, classes: DataFrame, decisions: DataFrame, config: Config
+                 ) -> DataFrame:
+    """Stage 2: (ordinal, unit, leader, sim) for the kept documents' units in components that
+    are not shared. Their clusters depend only on the units of their component in kept
+    documents, so each component is placed on its own."""
+    width = 2 * units.sparkSession.sparkContext.defaultParallelism
+    kept = decisions.where(F.col("duplicate_of").isNull()).select("ordinal")
+    rows = (units.where(~F.col("shared")).join(kept, "ordinal")
+            .join(classes.select("cls", "key", "short", "bands"), "cls")
+            .select("comp", "ordinal", "unit", "key", "short", "bands")
+            .repartition(width, "comp").sortWithinPartitions("ordinal", "unit"))
+    placed = rows.rdd.mapPartitions(partial(_observe_units, config=config))
+    return units.sparkSession.createDataFrame(placed, _PLACEMENTS, verifySchema=False)
+
+
+def _observe_units(rows: Iterable[Row], config: Config) -> Iterator[tuple[int, int, int, float]]:
+    """One Decider for the partition's components (they never meet), a document's units at a
+    time in input order. Units of different components in one document are one lookup, as in
+    observe(): they cannot match each other."""
+    decider, leaders = Decider(config), _Leaders()
+    for ordinal, same_document in groupby(rows, key=attrgetter("ordinal")):
+        unit_rows = list(same_document)
+        p = _units_only(ordinal, unit_rows, config)
+        _, placed = leaders.observe(decider, p, [r.unit for r in unit_rows])
+        for unit, leader, sim in placed:
+            yield ordinal, unit, leader, sim
+
+
+def _units_only(ordinal: int, rows: list[Row], config: Config) -> Prepared:
+    """A document made of these units only, as observe() sees them: their match keys and
+    fingerprints (the shingles made again from the keys, as prepare_many makes them), each
+    its own first copy, no content (so no document matching)."""
+    n = len(rows)
+    keys = [r.key for r in rows]
+    hashes, offsets = shingle_sets(keys, config.shingle_size)
+    return Prepared(
+        Document(id="", text="", record={}, ordinal=ordinal), "", lines=[""] * n,
+        spans=[(j, j) for j in range(n)], keys=keys, matchable=np.ones(n, dtype=bool),
+        short=np.array([r.short for r in rows], dtype=bool), hashes=hashes, offsets=offsets,
+        unit_bands=np.array([r.bands for r in rows], dtype=np.int64).view(np.uint64),
+        local_first=list(range(n)), local_similarity=[1.0] * n)
+
+
+class _Leaders:
+    """The leader item of each cluster of a Decider: a cluster's name in every task."""
+
+    def __init__(self) -> None:
+        self.items: list[int] = []
+
+    def observe(self, decider: Decider, p: Prepared, unit_ids: Sequence[int]
+                ) -> tuple[Placement, list[tuple[int, int, float]]]:
+        """decider.observe(p), and where p's units went: (unit id, leader item, similarity).
+        ``unit_ids``: each of p's units' number in its input document."""
+        before = len(decider.clusters)
+        placement = decider.observe(p)
+        self.items.extend([-1] * (len(decider.clusters) - before))
+        base = p.document.ordinal * UNIT_SPAN
+        for i, (cluster, _) in placement.clusters.items():
+            if cluster >= before:  # a cluster this document's unit leads
+                self.items[cluster] = base + unit_ids[i]
+        return placement, [(unit_ids[i], self.items[cluster], sim)
+                           for i, (cluster, sim) in placement.clusters.items()]
+
+
+@dataclass(slots=True)
+class _Counted(Cluster):
+    """A cluster as finalize() reads it: its leader, the leader's length and its document
+    count in one group (as ``earlier``: no document sets)."""
+
+    chars: int = 0
+
+    @property
+    def leader_chars(self) -> int:
+        return self.chars
+
+
+def _finalize(prepared: DataFrame, units: DataFrame, decisions: DataFrame,
+              placements: DataFrame, config: Config) -> DataFrame:
+    """Stage 3: a result row per document. A unit's cluster brings its leader's document,
+    position and length, and the kept documents of the unit's group it is in."""
+    docs = prepared.select("ordinal", "id", "grp")
+    placed = placements.join(docs.select("ordinal", "grp"), "ordinal")
+    counts = (placed.select("leader", "grp", "ordinal").distinct()
+              .groupBy("leader", "grp").agg(F.count("*").alias("docs")))
+    leaders = (units.select(F.col("item").alias("leader"), F.col("ordinal").alias("lo"),
+                            "position", "chars")
+               .join(docs.select(F.col("ordinal").alias("lo"), F.col("id").alias("leader_doc")),
+                     "lo"))
+    p, c = placed.alias("p"), counts.alias("c")
+    counted = p.join(c, (F.col("p.leader") == F.col("c.leader"))
+                     & F.col("p.grp").eqNullSafe(F.col("c.grp")))
+    clusters = (counted.select("p.ordinal", "p.unit", "p.leader", "p.sim", "c.docs")
+                .join(leaders, "leader")
+                .groupBy("ordinal").agg(F.collect_list(F.struct(
+                    "unit", "sim", F.col("lo").alias("leader_ordinal"), "leader_doc",
+                    F.col("position").alias("leader_position"),
+                    F.col("chars").alias("leader_chars"), "docs")).alias("clusters")))
+    rows = (prepared.select("ordinal", "final").join(decisions.drop("placed"), "ordinal")
+            .join(clusters, "ordinal", "left"))
+    results = rows.rdd.mapPartitions(partial(_finalize_partition, config=config))
     return prepared.sparkSession.createDataFrame(results, _RESULTS, verifySchema=False)
 
 
-def _decide_partition(rows: Iterable[Row], config: Config) -> Iterator[tuple[Any, ...]]:
-    prepared = (pickle.loads(row.packed) for row in rows)
-    for result in decide_all(prepared, Decider(config)):
+def _finalize_partition(rows: Iterable[Row], config: Config) -> Iterator[tuple[Any, ...]]:
+    decider = Decider(config)  # finalize() reads only its config and its clusters
+    for row in rows:
+        p = pickle.loads(row.final)
+        placement = Placement()
+        if row.duplicate_of is not None:
+            placement.duplicate_of, placement.similarity = Ref(row.duplicate_of), row.similarity
+        group = p.document.group
+        decider.clusters = []
+        for c in row.clusters or ():
+            placement.clusters[c.unit] = (len(decider.clusters), c.sim)
+            decider.clusters.append(_Counted(
+                c.leader_ordinal, c.leader_doc, c.leader_position, "", earlier={group: c.docs},
+                chars=c.leader_chars))
+        result = decider.finalize(p, placement)
         yield (result.document.ordinal, result.text, result.passed, result.units,
                [list(step) for step in result.repairs],
                [_removal_row(r) for r in result.removals])

@@ -286,41 +286,52 @@ def test_components_match_union_find(spark: SparkSession) -> None:
     assert dict(engine._union_find(rows)) == expected  # the one-task path
 
 
-def test_documents_meet_only_through_units_that_could_match(spark: SparkSession) -> None:
-    """Two sites with their own boilerplate and no shared line form two groups; a typo'd
-    syndicated copy of an article joins its original's group; an unrelated article on its
-    own is in no group (it meets nobody)."""
-    body = ("The council approved the new budget for the harbour district after a long "
-            "debate on Tuesday evening, officials said.")
-    copy = body.replace("approved", "aproved").replace("harbour", "harbor")
-    texts = [
-        (0, "Follow North Daily on every platform today\n" + body),
-        (1, "Follow North Daily on every platform today\nA quiet night in the old town, "
-            "where the lamps were lit one by one by the keeper."),
-        (2, "South Times newsletter: sign up for the morning edition\nFarmers expect a "
-            "late harvest this autumn as the rain kept the fields under water for weeks."),
-        (3, "South Times newsletter: sign up for the morning edition\n" + copy),
-        (4, "Completely separate text about a chess tournament held in a library hall "
-            "with twelve players from four schools."),
-    ]
-    config = Config(workers=1)
+def _groups(spark: SparkSession, texts: list[tuple[int, str]], config: Config
+            ) -> tuple[dict[int, int], dict[tuple[int, int], tuple[int, bool]]]:
+    """The document groups of these texts, and each unit's (component, shared)."""
     docs = spark.createDataFrame(
         [(o, str(o), t, "t", o + 1, None, None, False, None) for o, t in texts], engine._DOCS)
     cache = engine._Cache()
-    prepared = engine._prepare(docs, config)
-    groups = {r.node: r.comp for r in
-              engine._meeting_groups(prepared, config, cache).collect()}
+    units, _ = engine._unit_components(engine._prepare(docs, config), config, cache)
+    units = cache.keep(units)
+    groups = {r.node: r.comp for r in engine._document_groups(units, cache).collect()}
+    comps = {(r.ordinal, r.unit): (r.comp, r.shared) for r in units.collect()}
     cache.release()
-    assert groups == {0: 0, 1: 0, 2: 0, 3: 0}  # the copy links the two sites' groups
-    no_copy = [(o, t if o != 3 else t.replace(copy, "Other news entirely, nothing shared "
-                                               "with any article from the northern site."))
-               for o, t in texts]
-    docs = spark.createDataFrame(
-        [(o, str(o), t, "t", o + 1, None, None, False, None) for o, t in no_copy],
-        engine._DOCS)
-    groups = {r.node: r.comp for r in
-              engine._meeting_groups(engine._prepare(docs, config), config, cache).collect()}
-    cache.release()
-    assert groups == {0: 0, 1: 0, 2: 2, 3: 2}
+    return groups, comps
 
 
+def test_documents_meet_only_through_units_that_could_match(spark: SparkSession) -> None:
+    """Each site's boilerplate is one component, shared by no content: it links nobody. A
+    typo'd syndicated copy of an article links it to its original; so does a shorter line
+    that is not content itself but could match the article's content unit (its clusters
+    depend on that line's document). An unrelated article meets nobody."""
+    body = ("The council approved the new budget for the harbour district after a long "
+            "debate on Tuesday evening, officials said.")
+    copy = body.replace("approved", "aproved").replace("harbour", "harbor")
+    other = ("Farmers expect a late harvest this autumn as the rain kept the fields under "
+             "water for many weeks, growers said.")
+    shorter = other[:-12]  # 10 characters fewer: at most 100, so not content
+    assert len(shorter) <= 100 < len(other)
+    texts = [
+        (0, "Follow North Daily on every platform today\n" + body),
+        (1, "Follow North Daily on every platform today\nA quiet night in the old town, "
+            "where the lamps were lit one by one by the old keeper of the market square."),
+        (2, "South Times newsletter: sign up for the morning edition\n" + other),
+        (3, "South Times newsletter: sign up for the morning edition\n" + copy),
+        (4, "Completely separate text about a chess tournament held in a library hall "
+            "with twelve players from four schools and their teachers."),
+        (5, shorter + "\nA long paragraph about something else entirely: the museum opened "
+            "a new wing for modern painting and sculpture this spring."),
+    ]
+    assert all(max(map(len, t.splitlines())) > 100 for _, t in texts)  # none all content
+    config = Config(workers=1)
+    groups, comps = _groups(spark, texts, config)
+    assert groups == {0: 0, 3: 0, 2: 2, 5: 2}
+    boilerplate = {comps[(0, 0)], comps[(1, 0)]}
+    assert len(boilerplate) == 1 and not boilerplate.pop()[1]  # one component, not shared
+    assert comps[(5, 0)] == comps[(2, 1)] and comps[(5, 0)][1]  # the shorter line: shared
+    no_copy = [(o, t.replace(copy, "Other news entirely, nothing shared with any article "
+                                   "from the northern site at all, not even a word of it."))
+               for o, t in texts if o != 5]
+    groups, _ = _groups(spark, no_copy, config)
+    assert groups == {}
