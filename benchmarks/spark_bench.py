@@ -15,8 +15,9 @@ monitoring REST API (``/api/v1``: the UI is on, on a free port, for this purpose
 the stages the run completed. ``--local`` also times the local engine on the same corpus, as a
 reference point.
 
-It also reports how far the decisions spread: the groups of documents that can meet (each
-group is decided in one task) and the largest group's share of the documents.
+It also reports how far the decisions spread: the groups of documents whose near-duplicate
+decisions can meet (each group is decided in one task), the largest group's documents, and the
+largest component of the other units (placed in one task).
 
 The table says how time and shuffle grow with input size: the growth exponent k between two
 sizes is log(y2/y1) / log(x2/x1), so k = 1 is linear. The numbers go to
@@ -119,7 +120,8 @@ def run_spark(spark: Any, metrics: StageMetrics, source: Path, config: Config) -
 
 def group_sizes(spark: Any, source: Path, config: Config) -> dict[str, Any]:
     """How far the decisions spread: the groups of documents that can meet (untimed, apart
-    from the run): how many there are, and the largest one's share of the documents."""
+    from the run): how many there are, the largest one's documents, and the largest component
+    of units outside them."""
     from pyspark.sql import functions as F
 
     from dedupe import spark as engine
@@ -133,14 +135,20 @@ def group_sizes(spark: Any, source: Path, config: Config) -> dict[str, Any]:
     docs = engine._records_to_documents(records, "<bench>", cfg, api=True)
     cache = engine._Cache()
     try:
-        groups = engine._document_groups(cache.keep(engine._unit_components(engine._prepare(docs, cfg), cfg, cache)[0]), cache)
+        units, _ = engine._unit_components(engine._prepare(docs, cfg), cfg, cache)
+        units = cache.keep(units)
+        groups = engine._document_groups(units, cache)
         sizes = [r["count"] for r in groups.groupBy("comp").count().collect()]
+        component = units.where(~F.col("shared")).groupBy("comp").count().agg(
+            F.max("count")).first()[0]
     finally:
         cache.release()
     total = df.count()
     alone = total - sum(sizes)
+    largest = max(sizes, default=1)
     return {"groups": len(sizes) + alone, "documents_alone": alone,
-            "largest_group_share": round(max(sizes, default=1) / max(total, 1), 3)}
+            "largest_group": largest, "largest_group_share": round(largest / max(total, 1), 3),
+            "largest_unit_component": component or 0}
 
 
 def run_local(source: Path, config: Config, workers: int) -> float:
@@ -172,7 +180,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     time_k, shuffle_k = growth(rows, "seconds"), growth(rows, "shuffle_write_bytes")
     head = (f"{'MB':>5} {'docs':>7} {'removals':>9} {'seconds':>8} {'MB/s':>6} "
             f"{'shuffle MB':>10} {'stages':>6} {'tasks':>6} {'k time':>6} {'k shuffle':>9}"
-            f" {'groups':>7} {'largest':>7}"
+            f" {'groups':>7} {'largest':>7} {'unit comp':>9}"
             + ("  local s" if "local_seconds" in rows[0] else ""))
     lines = [head, "-" * len(head)]
     for row, kt, ks in zip(rows, time_k, shuffle_k, strict=True):
@@ -180,7 +188,8 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f"{row['seconds']:>8.1f} {row['mb'] / row['seconds']:>6.2f} "
                 f"{row['shuffle_write_bytes'] / 1e6:>10.1f} {row['stages']:>6} {row['tasks']:>6} "
                 f"{'' if kt is None else kt:>6} {'' if ks is None else ks:>9}"
-                f" {row['groups']:>7} {row['largest_group_share']:>7.0%}")
+                f" {row['groups']:>7} {row['largest_group']:>7}"
+                f" {row['largest_unit_component']:>9}")
         if "local_seconds" in row:
             line += f"  {row['local_seconds']:>7.1f}"
         lines.append(line)
