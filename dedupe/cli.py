@@ -22,7 +22,7 @@ import typer
 from dedupe import progress
 from dedupe.config import NORMALIZE_STEPS, PRESETS, Config, ConfigError, from_mapping, load_toml
 from dedupe.io import InputError, OutputError
-from dedupe.jobs import AccountingError, run_job
+from dedupe.jobs import AccountingError, EngineError, run_job
 from dedupe.report import dedupe_version, summary_text
 
 app = typer.Typer(
@@ -216,7 +216,7 @@ def _failures(nothing_written: str = "no output file was written") -> Iterator[N
     """Turn every way a command's work can end into a message and an exit code.
 
     1: the input or the environment (bad input, an unwritable output, a full disk, a worker
-    process killed); 2: usage; 3: a bug (the accounting check, or any unexpected exception,
+    process killed, Spark out of memory); 2: usage; 3: a bug (the accounting check, or any unexpected exception,
     shown with its traceback); 130/143: Ctrl-C/SIGTERM. Every failure leaves no output file;
     `nothing_written` says so in the messages (`clean`: no output file, `review`: no page).
     """
@@ -230,6 +230,8 @@ def _failures(nothing_written: str = "no output file was written") -> Iterator[N
         _fail(str(exc), EXIT_USAGE)
     except AccountingError as exc:
         _fail(str(exc), EXIT_INVARIANT)
+    except EngineError as exc:
+        _fail(f"{exc}; {nothing_written}", EXIT_INPUT)
     except BrokenPipeError:
         _quiet_broken_pipe()
     except BrokenProcessPool:

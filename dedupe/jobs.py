@@ -36,6 +36,11 @@ class AccountingError(RuntimeError):
     """Documents read != written + dropped + skipped: a bug, never a user error."""
 
 
+class EngineError(RuntimeError):
+    """The engine's own machinery failed (Spark out of memory, its JVM gone): the environment,
+    not the input; the message says what to change."""
+
+
 def output_format(output: str, inputs: Sequence[str], config: Config) -> str:
     """The format to write: as asked, else by the output's extension, else the input's."""
     if config.output_format != "auto":

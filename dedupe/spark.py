@@ -3,39 +3,44 @@
 Why a second engine: one machine runs out of cores and memory at some corpus size; Spark spreads
 the same work over a cluster. Why the results are identical: the engine runs the library's own
 code for every decision, not a re-implementation of it. ``prepare.prepare_many`` (repair,
-segmentation, normalization, fingerprints, in-document repeats) runs per partition; then the
-local engine's batch decisions (``pipeline.decide_all``: ``Decider.observe`` in input order,
-then ``Decider.finalize``) run over *groups of documents that can meet*, each group whole in
-one task, in input order.
+segmentation, normalization, fingerprints, in-document repeats) runs per partition;
+``Decider.observe`` runs over groups of documents, and of units, that nothing outside them can
+affect, each group whole in one task, in input order; ``Decider.finalize`` runs per document.
 
-Which documents can meet: ``observe`` decides a document from index lookups, and a lookup's
-answer depends only on the candidates that pass verification. Two documents can therefore
-affect each other only through a chain of unit pairs that could pass it: copies of a match key,
-long units that share an LSH band and reach the Jaccard or the edit threshold, short units that
-share a block and reach the edit threshold. Near-duplicate documents are found through the
-units they share too (``Decider._verify_document`` matches documents by unit clusters). So:
-classes of equal keys, candidate pairs from the band and block buckets, the pairs that could
-match (a superset of the verified ones: the word veto is left out), their documents linked,
-connected components (a union-find in one task, or large-star/small-star joins for a large
-graph). Each component is decided as the whole input would decide it, since nothing outside
-it can change an answer inside it.
+What can affect what: ``observe`` places a unit from index lookups, and a lookup's answer
+depends only on the candidates that pass verification. A unit's cluster therefore depends only
+on its *component*: the units linked to it by pairs that could pass (copies of one match key;
+long units sharing an LSH band whose Jaccard or edit similarity reaches its threshold; short
+units sharing a block within the edit threshold; a superset, since the word veto is left out),
+and on which of their documents are kept. A document's near-duplicate decision reads only the
+clusters of its content units (Decider._verify_document) and the documents that share them. So:
+
+    documents  a component holding a content unit is *shared*: its documents are linked, and
+               each connected group of documents is decided by observe() over whole
+               documents, with only their shared units matchable. Boilerplate and other short
+               lines link nobody, so the groups are small (a story and its copies).
+    units      the other components, over the kept documents: observe() over documents made
+               of those units only (no content, so no document matching). Their clusters
+               depend on nothing else.
+    finalize   each cluster, named by its leader's item, brings its leader and its document
+               count per group to its units; Decider.finalize per document.
 
 The stages, in the order this module defines them:
 
     read      documents with their input position (``ordinal``), the local numbering
     prepare   mapPartitions over prepare_many: one row per document, kept for the run
-    groups    unit classes -> candidate pairs -> pairs that could match -> linked
-              documents -> connected components
-    decide    repartition by group, sort by ordinal, mapPartitions over decide_all
+    units     unit classes -> candidate pairs -> pairs that could match -> components
+    groups    documents linked through shared components -> connected components
+    decide    documents per group, units per component, finalize per document
 
 Nothing collects the corpus to the driver: it sees only what it reads (text and JSON Lines
 inputs, streamed into a spool file) and what it writes (the results, one partition at a time).
-How far the decisions spread depends on the corpus: a site's boilerplate links its pages into
-one group, and lines shared across sites join their groups (docs/spark.md).
+The argument at length, with measurements: docs/spark.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import re
@@ -52,6 +57,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from py4j.protocol import Py4JError, Py4JJavaError
 from pyspark import RDD, StorageLevel
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -64,6 +70,7 @@ from dedupe.config import Config, ConfigError
 from dedupe.fingerprint import shingle_sets
 from dedupe.index import ShortIndex
 from dedupe.io import STDIN, InputError, detect_format, read_inputs, read_path, record_document
+from dedupe.jobs import EngineError
 from dedupe.lsh import jaccard_pairs
 from dedupe.model import Document, Ref, Removal, Result
 from dedupe.pipeline import without_fingerprints
@@ -117,17 +124,35 @@ _RESULTS = (f"ordinal long, clean string, passed boolean, units int, "
 
 
 def start_session(master: str = "local[*]", conf: Mapping[str, str] | None = None) -> SparkSession:
-    """A SparkSession whose Python workers run this interpreter, so they import this dedupe."""
+    """A SparkSession whose Python workers run this interpreter, so they import this dedupe.
+
+    On a local master (one JVM runs every task) it also gets 4 shuffle partitions per core and
+    a quarter of the machine's memory as heap, unless SPARK_DRIVER_MEMORY says otherwise:
+    Spark's defaults (200 partitions, 1 GB) double the time of a 10 MB run and run out of heap
+    near 20 MB. ``conf`` wins over all of these.
+    """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName("dedupe")
     cores = _local_cores(master)
-    # Spark's 200 shuffle partitions cost more than they spread on one machine: 4 per core.
-    local = {} if cores is None else {"spark.sql.shuffle.partitions": str(4 * cores)}
+    local: dict[str, str] = {}
+    if cores is not None:
+        local["spark.sql.shuffle.partitions"] = str(4 * cores)
+        if not os.environ.get("SPARK_DRIVER_MEMORY"):
+            local["spark.driver.memory"] = f"{_quarter_of_memory_mb()}m"
     for key, value in {**SESSION_DEFAULTS, **local, **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _quarter_of_memory_mb() -> int:
+    """A quarter of this machine's physical memory, in MB (at least 1 GB)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: Spark's own default
+        return 1024
+    return max(1024, total // 4 // (1 << 20))
 
 
 def _local_cores(master: str) -> int | None:
@@ -198,10 +223,27 @@ def clean_files(inputs: Sequence[str], config: Config, *, master: str | None = N
             try:
                 yield from _driver_results(docs, results, config)
             finally:
-                results.unpersist()
+                with contextlib.suppress(Py4JError, ConnectionError):  # the JVM may be gone
+                    results.unpersist()
+    except (Py4JError, ConnectionError) as exc:
+        raise EngineError(_failure(exc)) from None
     finally:
         if active is None:
-            spark.stop()
+            with contextlib.suppress(Py4JError, ConnectionError):
+                spark.stop()
+
+
+def _failure(exc: Exception) -> str:
+    """What to tell a user whose Spark run failed in the JVM: one line, and what to change."""
+    text = str(exc)
+    if "OutOfMemoryError" in text or not isinstance(exc, Py4JJavaError):
+        # A task out of heap kills a local JVM: the driver then sees only a lost connection.
+        return ("Spark failed: its JVM ran out of memory or stopped (see the log above); "
+                "give it more memory: SPARK_DRIVER_MEMORY=8g for a local master (the engine "
+                "gives a local session a quarter of this machine's memory), "
+                "spark.executor.memory on a cluster")
+    lines = [line.strip(": ") for line in text.splitlines() if "Exception" in line]
+    return f"Spark failed: {(lines[0] if lines else text.splitlines()[0])[:300]}"
 
 
 # --- read: documents with their input position ---------------------------------------------------

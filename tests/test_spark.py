@@ -335,3 +335,30 @@ def test_documents_meet_only_through_units_that_could_match(spark: SparkSession)
                for o, t in texts if o != 5]
     groups, _ = _groups(spark, no_copy, config)
     assert groups == {}
+
+
+# --- sessions and failures ------------------------------------------------------------------
+
+
+def test_local_cores_of_master_urls() -> None:
+    assert engine._local_cores("local") == 1
+    assert engine._local_cores("local[3]") == 3
+    assert engine._local_cores("local[4, 2]") == 4
+    assert engine._local_cores("local[*]") == (os.cpu_count() or 1)
+    assert engine._local_cores("spark://host:7077") is None
+    assert engine._local_cores("yarn") is None
+
+
+def test_a_lost_jvm_is_a_clear_engine_error(spark: SparkSession,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task out of heap kills a local JVM: the driver sees a refused connection. The user
+    gets one line that says what to change, not py4j's traceback."""
+    from dedupe.jobs import EngineError
+
+    def lost(*_: Any) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(engine, "_clean", lost)
+    with pytest.raises(EngineError, match="out of memory.*SPARK_DRIVER_MEMORY"):
+        list(engine.clean_files([str(FIXTURES / "news_scrape.txt")], Config()))
+    assert spark.range(3).count() == 3  # the caller's session is left running
