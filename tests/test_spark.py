@@ -359,6 +359,6 @@ def test_a_lost_jvm_is_a_clear_engine_error(spark: SparkSession,
         raise ConnectionRefusedError(111, "Connection refused")
 
     monkeypatch.setattr(engine, "_clean", lost)
-    with pytest.raises(EngineError, match="out of memory.*SPARK_DRIVER_MEMORY"):
+    with pytest.raises(EngineError, match=r"out of memory.*SPARK_DRIVER_MEMORY"):
         list(engine.clean_files([str(FIXTURES / "news_scrape.txt")], Config()))
     assert spark.range(3).count() == 3  # the caller's session is left running
