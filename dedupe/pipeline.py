@@ -100,8 +100,7 @@ def clean_documents(
 
 def decide_all(prepared: Iterable[Prepared], decider: Decider) -> Iterator[Result]:
     """The batch mode's decisions: observe every document in input order, then finalize
-    each with the complete boilerplate counts. The records wait in a spill file meanwhile.
-    (The Spark engine runs this over each group of documents that can meet, dedupe.spark.)"""
+    each with the complete boilerplate counts. The records wait in a spill file meanwhile."""
     meter = progress.current()
     with _Spill() as spill:
         for p in prepared:

@@ -46,7 +46,7 @@ import pickle
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import combinations, groupby, islice, product
@@ -527,9 +527,7 @@ def _unit_components(prepared: DataFrame, config: Config, cache: _Cache
         (F.col("ordinal") * UNIT_SPAN + F.col("u.unit")).alias("item"), "ordinal", "u.*")
     members, classes = _classes(units, "key", ["short", "bands", "size", "length"], cache)
     longs = classes.where(~F.col("short"))
-    verify = partial(_key_edges, k=config.shingle_size, jaccard_threshold=config.unit_threshold,
-                     edit_threshold=config.unit_edit_threshold)
-    edges = _verified(_band_pairs(longs, config), longs, "key", verify).unionByName(
+    edges = _band_edges(longs, config).unionByName(
         _short_edges(classes.where(F.col("short")), config.short_unit_threshold))
     comps = _connected(edges.select("a", "b"), cache).withColumnRenamed("node", "cls")
     members = members.join(comps, "cls", "left").withColumn(
@@ -601,50 +599,116 @@ def _classes(items: DataFrame, key: str, features: list[str], cache: _Cache
     return members, firsts
 
 
-def _band_pairs(classes: DataFrame, config: Config) -> DataFrame:
-    """Class pairs (a < b) sharing a key in the same band, once each: the LSH candidates,
-    less those whose sizes alone rule out a match (``_admitted``)."""
-    member = F.struct("cls", "size", "length").alias("m")
+def _band_edges(classes: DataFrame, config: Config) -> DataFrame:
+    """Long-unit class pairs (a < b) sharing a key in the same band that could match: edges
+    (a, b, sim), once each. Checked where the bucket's pairs are made (``_bucket_edges``), so
+    the candidates never become rows: at a low candidate threshold there are millions."""
+    member = F.struct("cls", "size", "length", "key").alias("m")
     # A bucket is named by a hash of (band, key): grouping by one long is twice as fast, and
-    # two buckets that collide only add candidates, which verification then rejects.
+    # two buckets that collide only add candidates, which the check then rejects.
     buckets = (classes.select(member, F.posexplode("bands").alias("band", "bucket"))
                .groupBy(F.xxhash64("band", "bucket").alias("bucket"))
                .agg(F.array_sort(F.collect_list("m")).alias("members"))
                .where(F.size("members") > 1))
-    admitted = partial(_admitted, jaccard_threshold=config.unit_threshold,
-                       edit_threshold=config.unit_edit_threshold)
-    pairs = _bucket_tasks(buckets).flatMap(admitted)
+    check = partial(_bucket_edges, k=config.shingle_size,
+                    jaccard_threshold=config.unit_threshold,
+                    edit_threshold=config.unit_edit_threshold)
+    edges = _bucket_tasks(buckets).mapPartitions(check)
     spark = classes.sparkSession
-    return spark.createDataFrame(pairs, "a long, b long", verifySchema=False).distinct()
+    return spark.createDataFrame(edges, _EDGES, verifySchema=False).dropDuplicates(["a", "b"])
 
 
-def _admitted(task: tuple[list[Row], list[Row] | None], jaccard_threshold: float,
-              edit_threshold: float) -> Iterator[tuple[int, int]]:
-    """The task's pairs (cls, cls) that could pass verification by their sizes: a Jaccard is
-    at most the ratio of the shingle-set sizes, an edit similarity at most
+#: Pairs from small buckets are checked together, this many at a time.
+_PAIR_BATCH = 4096
+
+
+def _bucket_edges(tasks: Iterable[tuple[list[Row], list[Row] | None]], k: int,
+                  jaccard_threshold: float, edit_threshold: float
+                  ) -> Iterator[tuple[int, int, float]]:
+    """The edges among each task's pairs: pairs admitted by their sizes (``_admitted``), then
+    checked by Jaccard and edit similarity (``_could_match``). A large task's keys are
+    shingled once; the pairs of small buckets (most of them: two or three members) are
+    gathered and checked in batches."""
+    batch: list[tuple[Row, Row]] = []
+    for block, other in tasks:
+        if other is None and len(block) <= 32:
+            batch.extend(_admitted_small(block, jaccard_threshold, edit_threshold))
+            if len(batch) >= _PAIR_BATCH:
+                yield from _checked_batch(batch, k, jaccard_threshold, edit_threshold)
+                batch = []
+            continue
+        members = block if other is None else [*block, *other]
+        if other is None:
+            i, j = np.triu_indices(len(block), 1)
+        else:
+            i = np.repeat(np.arange(len(block)), len(other))
+            j = np.tile(np.arange(len(other)), len(block)) + len(block)
+        sizes = np.array([(m.size, m.length) for m in members], dtype=np.int64).reshape(-1, 2)
+        ok = _admitted(sizes[i], sizes[j], jaccard_threshold, edit_threshold)
+        i, j = i[ok], j[ok]
+        keys = [m.key for m in members]
+        passed, sims = _could_match(keys, i, j, k, jaccard_threshold, edit_threshold)
+        for x, y, sim in zip(i[passed].tolist(), j[passed].tolist(), sims[passed].tolist(),
+                             strict=True):
+            yield members[x].cls, members[y].cls, sim
+    yield from _checked_batch(batch, k, jaccard_threshold, edit_threshold)
+
+
+def _admitted(a: np.ndarray, b: np.ndarray, jaccard_threshold: float, edit_threshold: float
+              ) -> np.ndarray:
+    """Which pairs (rows of shingle-set size, key length) could pass by their sizes alone:
+    a Jaccard is at most the ratio of the set sizes, an edit similarity at most
     ``2 * min(len) / (len_a + len_b)`` (Decider._admit_units' bounds, with its margin). Most
     candidates of a low candidate threshold fail both (a short line against a long one)."""
-    block, other = task
     slack = 1e-9  # never reject a pair on rounding
-    jt, et = jaccard_threshold - slack, edit_threshold - slack
-    if other is None and len(block) <= 32:  # most buckets: a few members, no numpy
-        for (a, size_a, len_a), (b, size_b, len_b) in combinations(block, 2):
-            if (min(size_a, size_b) >= jt * max(size_a, size_b)
-                    or 2 * min(len_a, len_b) >= et * (len_a + len_b)):
-                yield a, b
+    ok = (np.minimum(a[:, 0], b[:, 0])
+          >= (jaccard_threshold - slack) * np.maximum(a[:, 0], b[:, 0]))
+    ok |= (2 * np.minimum(a[:, 1], b[:, 1])
+           >= (edit_threshold - slack) * (a[:, 1] + b[:, 1]))
+    return ok
+
+
+def _admitted_small(block: list[Row], jaccard_threshold: float, edit_threshold: float
+                    ) -> Iterator[tuple[Row, Row]]:
+    """``_admitted`` for the pairs of a small bucket, without numpy's per-call cost."""
+    jt, et = jaccard_threshold - 1e-9, edit_threshold - 1e-9
+    for x, y in combinations(block, 2):
+        if (min(x.size, y.size) >= jt * max(x.size, y.size)
+                or 2 * min(x.length, y.length) >= et * (x.length + y.length)):
+            yield x, y
+
+
+def _checked_batch(batch: list[tuple[Row, Row]], k: int, jaccard_threshold: float,
+                   edit_threshold: float) -> Iterator[tuple[int, int, float]]:
+    if not batch:
         return
-    first = np.array(block, dtype=np.int64).reshape(-1, 3)
-    if other is None:
-        i, j = np.triu_indices(len(block), 1)
-        second = first
-    else:
-        second = np.array(other, dtype=np.int64).reshape(-1, 3)
-        i = np.repeat(np.arange(len(block)), len(other))
-        j = np.tile(np.arange(len(other)), len(block))
-    a, b = first[i], second[j]
-    ok = np.minimum(a[:, 1], b[:, 1]) >= jt * np.maximum(a[:, 1], b[:, 1])
-    ok |= 2 * np.minimum(a[:, 2], b[:, 2]) >= et * (a[:, 2] + b[:, 2])
-    yield from zip(a[ok, 0].tolist(), b[ok, 0].tolist(), strict=True)
+    keys = [m.key for pair in batch for m in pair]
+    i = np.arange(0, len(keys), 2)
+    passed, sims = _could_match(keys, i, i + 1, k, jaccard_threshold, edit_threshold)
+    for p in np.flatnonzero(passed).tolist():
+        yield batch[p][0].cls, batch[p][1].cls, float(sims[p])
+
+
+def _could_match(keys: list[str], i: np.ndarray, j: np.ndarray, k: int,
+                 jaccard_threshold: float, edit_threshold: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Which pairs (keys[i], keys[j]) could match, and how well: the Jaccard of the keys'
+    shingle sets (made again here, as prepare_many makes them) or their edit similarity
+    reaches its threshold (Verifier.long_units before its word veto). Compiled Jaccards, then
+    rapidfuzz over the pairs they leave."""
+    hashes, offsets = shingle_sets(keys, k)
+    sims = jaccard_pairs(hashes, offsets, i, hashes, offsets, j, floor=jaccard_threshold)
+    passed = sims >= jaccard_threshold
+    rest = np.flatnonzero(~passed)
+    if rest.size:
+        text = np.empty(len(keys), dtype=object)
+        text[:] = keys
+        edits = rf_process.cpdist(text[j[rest]], text[i[rest]],
+                                  scorer=Indel.normalized_similarity,
+                                  score_cutoff=edit_threshold, dtype=np.float64)
+        sims[rest] = edits
+        passed[rest] = edits >= edit_threshold
+    return passed, sims
 
 
 def _bucket_tasks(buckets: DataFrame) -> RDD[tuple[list[Any], list[Any] | None]]:
@@ -672,43 +736,6 @@ def _task_pairs(task: tuple[list[Any], list[Any] | None]) -> Iterator[tuple[Any,
     """The task's pairs, earlier member first (members are sorted, blocks ascending)."""
     block, other = task
     return combinations(block, 2) if other is None else product(block, other)
-
-
-def _verified(pairs: DataFrame, classes: DataFrame, feature: str,
-              verify: Callable[[Iterable[Row]], Iterator[tuple[int, int, float]]]) -> DataFrame:
-    """Candidate pairs with both classes' ``feature`` -> edges (a, b, sim) that pass ``verify``.
-
-    ``classes`` is any table of (cls, feature); only the classes in a pair are read.
-    """
-    first = classes.select(F.col("cls").alias("a"), F.col(feature).alias("fa"))
-    second = classes.select(F.col("cls").alias("b"), F.col(feature).alias("fb"))
-    rows = pairs.join(first, "a").join(second, "b").rdd.mapPartitions(verify)
-    return classes.sparkSession.createDataFrame(rows, _EDGES, verifySchema=False)
-
-
-def _key_edges(rows: Iterable[Row], k: int, jaccard_threshold: float, edit_threshold: float
-               ) -> Iterator[tuple[int, int, float]]:
-    """Long units that could match: the Jaccard of the keys' shingle sets (shingled again
-    here, not shipped) or their edit similarity reaches its threshold (Verifier.long_units
-    before its word veto). In bulk: compiled Jaccards, then rapidfuzz over the rest."""
-    for chunk in _chunks(rows, 4096):
-        n = len(chunk)
-        earlier = np.empty(n, dtype=object)
-        later = np.empty(n, dtype=object)
-        earlier[:], later[:] = [r.fa for r in chunk], [r.fb for r in chunk]
-        hashes, offsets = shingle_sets([*later, *earlier], k)
-        index = np.arange(n)
-        sims = jaccard_pairs(hashes, offsets, index, hashes, offsets, index + n,
-                             floor=jaccard_threshold)
-        by_jaccard = sims >= jaccard_threshold
-        rest = np.flatnonzero(~by_jaccard)
-        edits = rf_process.cpdist(later[rest], earlier[rest], scorer=Indel.normalized_similarity,
-                                  score_cutoff=edit_threshold, dtype=np.float64)
-        sims[rest] = edits
-        keep = by_jaccard
-        keep[rest] = edits >= edit_threshold
-        for i in np.flatnonzero(keep).tolist():
-            yield chunk[i].a, chunk[i].b, float(sims[i])
 
 
 def _short_edges(classes: DataFrame, threshold: float) -> DataFrame:
