@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from dedupe import Config, clean, preset
@@ -335,6 +336,58 @@ def test_documents_meet_only_through_units_that_could_match(spark: SparkSession)
                for o, t in texts if o != 5]
     groups, _ = _groups(spark, no_copy, config)
     assert groups == {}
+
+
+# --- the exactness argument's two premises, on their own --------------------------------------
+
+
+@pytest.mark.parametrize("name", ["default", "noisy"])
+def test_pair_checks_accept_every_pair_the_local_verifier_accepts(name: str) -> None:
+    """Unit components are exact only if the size bounds and the could-match check let
+    through every pair Verifier.long_units accepts (they may accept more: no word veto)."""
+    from dedupe.fingerprint import jaccard, shingle_sets
+    from dedupe.normalize import normalize_many
+    from dedupe.verify import Verifier
+
+    config = preset(name)
+    rng = random.Random(11)
+    texts = [_sentence(rng) for _ in range(150)]
+    texts += [_typo(_typo(t, rng), rng) for t in texts[:150]]  # near copies
+    for share in (9, 8, 7, 6, 5):  # shortened copies: the size bounds have to let them through
+        texts += [t[: len(t) * share // 10] for t in texts[:60]]
+    keys = [k for k in normalize_many(texts, config.normalize_steps)
+            if len(k) >= config.short_unit_chars]
+    hashes, offsets = shingle_sets(keys, config.shingle_size)
+    sets = [hashes[offsets[i] : offsets[i + 1]] for i in range(len(keys))]
+    verifier = Verifier(config)
+    pairs = [(i, j) for i, j in itertools.combinations(range(len(keys)), 2)
+             if verifier.long_units(keys[j], keys[i], jaccard(sets[j], sets[i])) is not None]
+    assert len(pairs) > 100  # the test means something: many accepted pairs
+    i, j = (np.array(x) for x in zip(*pairs, strict=True))
+    sizes = np.array([(len(s), len(k)) for s, k in zip(sets, keys, strict=True)])
+    assert engine._admitted(sizes[i], sizes[j], config.unit_threshold,
+                            config.unit_edit_threshold).all()
+    passed, _ = engine._could_match(keys, i, j, config.shingle_size, config.unit_threshold,
+                                    config.unit_edit_threshold)
+    assert passed.all()
+
+
+def test_a_record_of_units_only_has_the_prepared_fingerprints() -> None:
+    """Stage 2 rebuilds each unit's shingles from its key: they must be prepare_many's."""
+    from dedupe.model import Document
+    from dedupe.prepare import prepare
+
+    config = Config()
+    text = "\n".join(_sentence(random.Random(n)) for n in range(12)) + "\nTT\nBy Anna Berg"
+    p = prepare(Document(id="d", text=text), config)
+    rows = [Row(unit=i, key=key, short=bool(p.short[i]), bands=p.unit_bands[i].view(np.int64))
+            for i, key in enumerate(p.keys)]
+    record = engine._units_only(7, rows, config)
+    for i in range(len(rows)):
+        assert np.array_equal(record.shingles(i), p.shingles(i))
+        assert np.array_equal(record.unit_bands[i], p.unit_bands[i])
+    assert list(record.short) == list(p.short)
+    assert record.document.ordinal == 7 and not record.content.size
 
 
 # --- sessions and failures ------------------------------------------------------------------
