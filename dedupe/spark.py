@@ -680,6 +680,7 @@ def _admitted_small(block: list[Row], jaccard_threshold: float, edit_threshold: 
 
 def _checked_batch(batch: list[tuple[Row, Row]], k: int, jaccard_threshold: float,
                    edit_threshold: float) -> Iterator[tuple[int, int, float]]:
+    """The edges among gathered pairs of class rows: ``_could_match`` over all at once."""
     if not batch:
         return
     keys = [m.key for pair in batch for m in pair]
