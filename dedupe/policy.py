@@ -40,25 +40,38 @@ def guess_role(p: Prepared, unit: int, first: int) -> str | None:
     return None
 
 
-@dataclass(slots=True)  # one per distinct unit: slots save ~250 bytes each
+@dataclass(slots=True)  # one per distinct unit: every field costs (see docs/performance.md)
 class Cluster:
     """Similar units across kept documents; the leader is the first copy seen."""
 
     leader_ordinal: int  # the leader document's run position (ids need not be unique)
     leader_doc: str
     leader_position: int
+    #: The leader's text: kept only for a persistent index, which stores it ("" otherwise).
     leader_text: str
-    doc_ids: dict[str | None, set[int]] = field(default_factory=dict)  # per group
-    earlier: dict[str | None, int] = field(default_factory=dict)  # per group: a stored index's
+    #: Per group, the run positions of the kept documents that hold the cluster, ascending:
+    #: a list, since documents arrive in input order (a set costs 150 bytes more).
+    doc_ids: dict[str | None, list[int]] = field(default_factory=dict)
+    earlier: dict[str | None, int] | None = None  # per group: a stored index's counts
     key: str = ""  # the leader's match key, for verification ("" when unknown: Jaccard only)
+    chars: int = -1  # the leader's length (-1: that of leader_text)
+
+    def add_document(self, group: str | None, ordinal: int) -> None:
+        """A kept document holds the cluster (documents come in input order)."""
+        docs = self.doc_ids.get(group)
+        if docs is None:
+            self.doc_ids[group] = [ordinal]
+        elif docs[-1] != ordinal:
+            docs.append(ordinal)
 
     def doc_count(self, group: str | None) -> int:
-        return self.earlier.get(group, 0) + len(self.doc_ids.get(group, ()))
+        stored = self.earlier.get(group, 0) if self.earlier else 0
+        return stored + len(self.doc_ids.get(group, ()))
 
     @property
     def leader_chars(self) -> int:
-        """Length of the leader's text (an engine that knows only the length overrides this)."""
-        return len(self.leader_text)
+        """Length of the leader's text (the boilerplate rule reads it)."""
+        return self.chars if self.chars >= 0 else len(self.leader_text)
 
 
 @dataclass
@@ -178,8 +191,10 @@ class Decider:
                 match = Match(cluster_id, similarity)
             if match is None:
                 cluster_id = len(self.clusters)
-                self.clusters.append(Cluster(p.document.ordinal, p.document.id, p.position(i),
-                                             unit_text(p.lines, p.spans[i]), key=key))
+                text = unit_text(p.lines, p.spans[i])
+                self.clusters.append(Cluster(
+                    p.document.ordinal, p.document.id, p.position(i),
+                    text if self.history is not None else "", key=key, chars=len(text)))
                 if p.short[i]:
                     self.short_units.add(cluster_id, key)
                 else:
@@ -188,7 +203,7 @@ class Decider:
             else:
                 cluster_id = self._cluster_id(match.leader)
                 placement.clusters[i] = (cluster_id, match.similarity)
-            self.clusters[cluster_id].doc_ids.setdefault(group, set()).add(p.document.ordinal)
+            self.clusters[cluster_id].add_document(group, p.document.ordinal)
         if p.content.size:
             content: dict[int, int] = {}
             for i in p.content_units:

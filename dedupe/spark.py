@@ -47,7 +47,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from itertools import combinations, groupby, islice, product
 from operator import attrgetter
@@ -914,18 +914,6 @@ class _Leaders:
                            for i, (cluster, sim) in placement.clusters.items()]
 
 
-@dataclass(slots=True)
-class _Counted(Cluster):
-    """A cluster as finalize() reads it: its leader, the leader's length and its document
-    count in one group (as ``earlier``: no document sets)."""
-
-    chars: int = 0
-
-    @property
-    def leader_chars(self) -> int:
-        return self.chars
-
-
 def _finalize(prepared: DataFrame, units: DataFrame, decisions: DataFrame,
               placements: DataFrame, config: Config) -> DataFrame:
     """Stage 3: a result row per document. A unit's cluster brings its leader's document,
@@ -964,7 +952,8 @@ def _finalize_partition(rows: Iterable[Row], config: Config) -> Iterator[tuple[A
         decider.clusters = []
         for c in row.clusters or ():
             placement.clusters[c.unit] = (len(decider.clusters), c.sim)
-            decider.clusters.append(_Counted(
+            # The document count in its group is all finalize() reads of a cluster's documents.
+            decider.clusters.append(Cluster(
                 c.leader_ordinal, c.leader_doc, c.leader_position, "", earlier={group: c.docs},
                 chars=c.leader_chars))
         result = decider.finalize(p, placement)

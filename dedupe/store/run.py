@@ -232,7 +232,7 @@ class IndexRun:
                 if local in stored:
                     if counts:
                         delta.counts[stored[local]] = counts
-                        delta.counted[stored[local]] = set(cluster.earlier)
+                        delta.counted[stored[local]] = set(cluster.earlier or ())
                     continue
                 stored[local] = next_id
                 key = shorts[local] if local in shorts else getattr(cluster, "key", "")
