@@ -7,6 +7,7 @@ import string
 
 from dedupe import Config, clean
 from dedupe.model import Result
+from dedupe.policy import Cluster
 
 BODY_A = ("The river flooded the lower town after three days of rain, and the council opened "
           "the school gym as a shelter for families who lost their homes.")
@@ -100,3 +101,16 @@ def test_group_scopes_boilerplate() -> None:
     # in b.com the line was seen once: kept as content duplicated from a.com
     assert [r.reason for r in results[1].removals] == ["duplicated_content"]
     assert [r.reason for r in results[2].removals] == ["boilerplate"]
+
+
+def test_cluster_counts_each_document_once_per_group() -> None:
+    """Two units of one document in one cluster count that document once; counts stored by
+    an earlier run add to this run's; the leader's length stands in for its text."""
+    cluster = Cluster(0, "a", 0, "", chars=5)
+    for group, ordinal in [("x", 1), ("x", 1), ("x", 4), ("y", 4), (None, 9)]:
+        cluster.add_document(group, ordinal)
+    assert [cluster.doc_count(g) for g in ("x", "y", None, "z")] == [2, 1, 1, 0]
+    assert cluster.leader_chars == 5
+    cluster.earlier = {"x": 3}
+    assert cluster.doc_count("x") == 5
+    assert Cluster(0, "a", 0, "four").leader_chars == 4
