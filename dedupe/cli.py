@@ -216,8 +216,8 @@ def _failures(nothing_written: str = "no output file was written") -> Iterator[N
     """Turn every way a command's work can end into a message and an exit code.
 
     1: the input or the environment (bad input, an unwritable output, a full disk, a worker
-    process killed, Spark out of memory); 2: usage; 3: a bug (the accounting check, or any unexpected exception,
-    shown with its traceback); 130/143: Ctrl-C/SIGTERM. Every failure leaves no output file;
+    process killed, Spark out of memory); 2: usage; 3: a bug (the accounting check, or any
+    unexpected exception, shown with its traceback); 130/143: Ctrl-C/SIGTERM. Every failure leaves no output file;
     `nothing_written` says so in the messages (`clean`: no output file, `review`: no page).
     """
     try:

@@ -521,7 +521,7 @@ def _unit_components(prepared: DataFrame, config: Config, cache: _Cache
     edit threshold. These pairs are a superset of what the local engine verifies (the word
     veto is left out); ``comp`` is their connected component, named by its smallest class.
     ``shared``: the component holds a content unit, so documents' near-duplicate decisions
-    depend on it. ``classes``: cls, key, short, bands.
+    depend on it. ``classes``: cls, key, short, bands, size, length.
     """
     units = prepared.select("ordinal", F.explode("units").alias("u")).select(
         (F.col("ordinal") * UNIT_SPAN + F.col("u.unit")).alias("item"), "ordinal", "u.*")
@@ -625,33 +625,48 @@ _PAIR_BATCH = 4096
 def _bucket_edges(tasks: Iterable[tuple[list[Row], list[Row] | None]], k: int,
                   jaccard_threshold: float, edit_threshold: float
                   ) -> Iterator[tuple[int, int, float]]:
-    """The edges among each task's pairs: pairs admitted by their sizes (``_admitted``), then
-    checked by Jaccard and edit similarity (``_could_match``). A large task's keys are
-    shingled once; the pairs of small buckets (most of them: two or three members) are
-    gathered and checked in batches."""
-    batch: list[tuple[Row, Row]] = []
+    """The edges among each task's pairs (``_pair_edges``). The pairs of small buckets (most
+    of them: two or three members) are gathered and checked in batches; a large task is
+    checked on its own, each of its keys shingled once."""
+    check = partial(_pair_edges, k=k, jaccard_threshold=jaccard_threshold,
+                    edit_threshold=edit_threshold)
+    batch: list[Row] = []  # pairs, flat: members 2p and 2p + 1
     for block, other in tasks:
         if other is None and len(block) <= 32:
-            batch.extend(_admitted_small(block, jaccard_threshold, edit_threshold))
-            if len(batch) >= _PAIR_BATCH:
-                yield from _checked_batch(batch, k, jaccard_threshold, edit_threshold)
+            batch.extend(m for pair in combinations(block, 2) for m in pair)
+            if len(batch) >= 2 * _PAIR_BATCH:
+                yield from check(batch, *_alternate(len(batch)))
                 batch = []
-            continue
-        members = block if other is None else [*block, *other]
-        if other is None:
-            i, j = np.triu_indices(len(block), 1)
+        elif other is None:
+            yield from check(block, *np.triu_indices(len(block), 1))
         else:
-            i = np.repeat(np.arange(len(block)), len(other))
-            j = np.tile(np.arange(len(other)), len(block)) + len(block)
-        sizes = np.array([(m.size, m.length) for m in members], dtype=np.int64).reshape(-1, 2)
-        ok = _admitted(sizes[i], sizes[j], jaccard_threshold, edit_threshold)
-        i, j = i[ok], j[ok]
-        keys = [m.key for m in members]
-        passed, sims = _could_match(keys, i, j, k, jaccard_threshold, edit_threshold)
-        for x, y, sim in zip(i[passed].tolist(), j[passed].tolist(), sims[passed].tolist(),
-                             strict=True):
-            yield members[x].cls, members[y].cls, sim
-    yield from _checked_batch(batch, k, jaccard_threshold, edit_threshold)
+            yield from check([*block, *other], np.repeat(np.arange(len(block)), len(other)),
+                             np.tile(np.arange(len(other)), len(block)) + len(block))
+    if batch:
+        yield from check(batch, *_alternate(len(batch)))
+
+
+def _alternate(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes of the pairs of a flat list of pairs: (0, 1), (2, 3), ..."""
+    first = np.arange(0, n, 2)
+    return first, first + 1
+
+
+def _pair_edges(members: list[Row], i: np.ndarray, j: np.ndarray, k: int,
+                jaccard_threshold: float, edit_threshold: float
+                ) -> Iterator[tuple[int, int, float]]:
+    """Edges (cls, cls, sim) for the pairs (members[i], members[j]) that could match: first
+    admitted by their sizes (``_admitted``), then checked (``_could_match``) with the keys
+    of the admitted pairs only."""
+    sizes = np.array([(m.size, m.length) for m in members], dtype=np.int64).reshape(-1, 2)
+    ok = _admitted(sizes[i], sizes[j], jaccard_threshold, edit_threshold)
+    used, index = np.unique(np.concatenate([i[ok], j[ok]]), return_inverse=True)
+    i, j = np.split(index, 2)
+    passed, sims = _could_match([members[u].key for u in used.tolist()], i, j, k,
+                                jaccard_threshold, edit_threshold)
+    for x, y, sim in zip(used[i[passed]].tolist(), used[j[passed]].tolist(),
+                         sims[passed].tolist(), strict=True):
+        yield members[x].cls, members[y].cls, sim
 
 
 def _admitted(a: np.ndarray, b: np.ndarray, jaccard_threshold: float, edit_threshold: float
@@ -666,28 +681,6 @@ def _admitted(a: np.ndarray, b: np.ndarray, jaccard_threshold: float, edit_thres
     ok |= (2 * np.minimum(a[:, 1], b[:, 1])
            >= (edit_threshold - slack) * (a[:, 1] + b[:, 1]))
     return ok
-
-
-def _admitted_small(block: list[Row], jaccard_threshold: float, edit_threshold: float
-                    ) -> Iterator[tuple[Row, Row]]:
-    """``_admitted`` for the pairs of a small bucket, without numpy's per-call cost."""
-    jt, et = jaccard_threshold - 1e-9, edit_threshold - 1e-9
-    for x, y in combinations(block, 2):
-        if (min(x.size, y.size) >= jt * max(x.size, y.size)
-                or 2 * min(x.length, y.length) >= et * (x.length + y.length)):
-            yield x, y
-
-
-def _checked_batch(batch: list[tuple[Row, Row]], k: int, jaccard_threshold: float,
-                   edit_threshold: float) -> Iterator[tuple[int, int, float]]:
-    """The edges among gathered pairs of class rows: ``_could_match`` over all at once."""
-    if not batch:
-        return
-    keys = [m.key for pair in batch for m in pair]
-    i = np.arange(0, len(keys), 2)
-    passed, sims = _could_match(keys, i, i + 1, k, jaccard_threshold, edit_threshold)
-    for p in np.flatnonzero(passed).tolist():
-        yield batch[p][0].cls, batch[p][1].cls, float(sims[p])
 
 
 def _could_match(keys: list[str], i: np.ndarray, j: np.ndarray, k: int,
