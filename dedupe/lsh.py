@@ -6,12 +6,13 @@ decide phase in dict calls. Here:
 
 * ``band_keys_into`` computes the 64-bit band keys with a numba kernel (same values as the
   numpy formula in ``index.band_keys``);
-* ``BandTable`` is an open-addressing hash table over (band, key) -> leader row, in three numpy
-  arrays (13 bytes a slot), inserted and probed by numba kernels, many keys per call;
+* ``BandTable`` is an open-addressing hash table over (band, key) -> leader row: the
+  leaders' band keys once by row (8 bytes a band) and slots of a row and a one-byte tag (5
+  bytes), inserted and probed by numba kernels, many keys per call;
 * ``SetStore`` keeps the leaders' shingle sets (4 bytes a shingle) in memory up to a budget
   and in an anonymous temporary file beyond it, so memory grows with the number of leaders,
-  not with the text. Reads go through ``os.pread`` (no mapping, so they do not count towards
-  the resident set) with a small cache for hot leaders (a site's repeated footer).
+  not with the text. Spilled sets are read in place through a memory map of the file (its
+  pages are the OS's page cache: resident, but reclaimable).
 
 Candidates are exactly the per-band-table candidates: two items are candidates when they have
 the same key in the same band.
@@ -70,163 +71,178 @@ def band_keys_into(signatures: np.ndarray, bands: int, rows: int) -> U64Array | 
 
 
 @_fp._jit
-def _place(slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
-           key: np.uint64, band: int, row: int) -> None:
-    """One entry into the first free slot from its key's home (linear probing)."""
-    mask = slot_key.size - 1
-    pos = np.int64(key & np.uint64(mask))
-    while slot_row[pos] >= 0:
-        pos = (pos + 1) & mask
-    slot_key[pos] = key
-    slot_band[pos] = band
-    slot_row[pos] = row
+def _home(key: np.uint64, capacity: int) -> np.int64:
+    """A key's home slot: its high 32 bits scaled to the capacity (any capacity, no modulo)."""
+    return np.int64(((key >> np.uint64(32)) * np.uint64(capacity)) >> np.uint64(32))
 
 
 @_fp._jit
-def _insert_kernel(
-    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
-    keys: U64Array, bands: I64Array, rows: I64Array,
-) -> None:
+def _insert_kernel(slot_row: NDArray[np.int32], slot_tag: NDArray[np.uint8],
+                   keys: U64Array, rows: I64Array) -> None:
+    """Each (key, row) into the first free slot from the key's home (linear probing)."""
+    capacity = slot_row.size
     for i in range(keys.size):
-        _place(slot_key, slot_band, slot_row, keys[i], bands[i], rows[i])
-
-
-@_fp._jit
-def _rehash_kernel(
-    old_key: U64Array, old_band: np.ndarray, old_row: NDArray[np.int32],
-    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
-) -> None:
-    """Every occupied slot of the old arrays into the new ones (no copy in between)."""
-    for i in range(old_row.size):
-        if old_row[i] >= 0:
-            _place(slot_key, slot_band, slot_row, old_key[i], old_band[i], old_row[i])
+        key = keys[i]
+        pos = _home(key, capacity)
+        while slot_row[pos] >= 0:
+            pos += 1
+            if pos == capacity:
+                pos = np.int64(0)
+        slot_row[pos] = rows[i]
+        slot_tag[pos] = np.uint8(key & np.uint64(0xFF))
 
 
 @_fp._jit
 def _probe_distinct_kernel(
-    slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
+    slot_row: NDArray[np.int32], slot_tag: NDArray[np.uint8], row_keys: U64Array,
     keys: U64Array, seen: I64Array, stamp: int, out_item: I64Array, out_row: I64Array,
 ) -> int:
     """(item, leader row) for every key hit, each pair once; returns the count (> out size:
-    call again). ``seen[row] == stamp + item`` marks a row already found for that item
-    (stamps are never reused, so ``seen`` is never cleared)."""
-    mask = slot_key.size - 1
+    call again). A slot whose tag matches sends the probe to the leader's own key in that
+    band (``row_keys``), the only read outside the slots. ``seen[row] == stamp + item`` marks
+    a row already found for that item (stamps are never reused, so ``seen`` is never
+    cleared)."""
+    capacity = slot_row.size
     n = 0
     cap = out_item.size
     for i in range(keys.shape[0]):
         mark = stamp + i
         for band in range(keys.shape[1]):
             key = keys[i, band]
-            pos = np.int64(key & np.uint64(mask))
+            tag = np.uint8(key & np.uint64(0xFF))
+            pos = _home(key, capacity)
             while slot_row[pos] >= 0:
-                if slot_key[pos] == key and slot_band[pos] == band:
+                if slot_tag[pos] == tag:
                     row = slot_row[pos]
-                    if seen[row] != mark:
+                    if row_keys[row, band] == key and seen[row] != mark:
                         seen[row] = mark
                         if n < cap:
                             out_item[n] = i
                             out_row[n] = row
                         n += 1
-                pos = (pos + 1) & mask
+                pos += 1
+                if pos == capacity:
+                    pos = np.int64(0)
     return n
 
 
-def _insert_numpy(slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
-                  keys: U64Array, bands: I64Array, rows: I64Array) -> None:
-    mask = slot_key.size - 1
-    for key, band, row in zip(keys.tolist(), bands.tolist(), rows.tolist(), strict=True):
-        pos = key & mask
+def _home_py(key: int, capacity: int) -> int:
+    return ((key >> 32) * capacity) >> 32
+
+
+def _insert_numpy(slot_row: NDArray[np.int32], slot_tag: NDArray[np.uint8],
+                  keys: U64Array, rows: I64Array) -> None:
+    capacity = slot_row.size
+    for key, row in zip(keys.tolist(), rows.tolist(), strict=True):
+        pos = _home_py(key, capacity)
         while slot_row[pos] >= 0:
-            pos = (pos + 1) & mask
-        slot_key[pos] = key
-        slot_band[pos] = band
+            pos = (pos + 1) % capacity
         slot_row[pos] = row
+        slot_tag[pos] = key & 0xFF
 
 
-def _probe_numpy(slot_key: U64Array, slot_band: np.ndarray, slot_row: NDArray[np.int32],
-                 keys: U64Array) -> tuple[I64Array, I64Array]:
-    mask = slot_key.size - 1
+def _probe_numpy(slot_row: NDArray[np.int32], row_keys: U64Array, keys: U64Array
+                 ) -> tuple[I64Array, I64Array]:
+    """Every (item, row) hit, repeats and all, by the plain loop (no tags: every slot's row
+    is checked against the key)."""
+    capacity = slot_row.size
     items: list[int] = []
     found: list[int] = []
     for i in range(keys.shape[0]):
         for band, key in enumerate(keys[i].tolist()):
-            pos = key & mask
+            pos = _home_py(key, capacity)
             while slot_row[pos] >= 0:
-                if int(slot_key[pos]) == key and int(slot_band[pos]) == band:
+                row = int(slot_row[pos])
+                if int(row_keys[row, band]) == key:
                     items.append(i)
-                    found.append(int(slot_row[pos]))
-                pos = (pos + 1) & mask
+                    found.append(row)
+                pos = (pos + 1) % capacity
     return np.array(items, dtype=np.int64), np.array(found, dtype=np.int64)
 
 
 class BandTable:
     """(band, key) -> rows of the leaders that have that key in that band.
 
-    Open addressing with linear probing; a key shared by several leaders simply occupies
-    several slots. Kept between 40% and 80% full.
+    The leaders' band keys are kept once, by row (``_row_keys``, 8 bytes a band). The hash
+    table's slots hold a leader's row (4 bytes) and one byte of the key as a tag: a probe
+    reads the leader's own key in the probed band only when the tag matches (1 in 256 slots
+    otherwise), and a hit is a leader whose key in that band equals the probed key, which is
+    the definition of a candidate. Open addressing with linear probing, from a home slot
+    that scales the key to any capacity; kept between 55% and 80% full. A key shared by
+    several leaders occupies several slots. Growing re-inserts from the row keys, so the old
+    slots are freed before the new ones are made.
     """
 
     _MIN_CAPACITY = 1 << 10
     _MAX_LOAD = 0.8
+    _GROWN_LOAD = 0.55
 
     def __init__(self) -> None:
         self.bands = 0
         self._used = 0
-        self._alloc(self._MIN_CAPACITY, np.uint8)
+        self._rows = 0  # leaders inserted: rows 0 .. _rows - 1 of _row_keys
+        self._alloc(self._MIN_CAPACITY)
+        self._row_keys: U64Array = np.zeros((0, 0), dtype=np.uint64)
         self._seen = np.full(1024, -1, dtype=np.int64)  # probe_distinct's marks, by row
         self._stamp = 0
 
-    def _alloc(self, capacity: int, band_dtype: type) -> None:
-        self._key: U64Array = np.zeros(capacity, dtype=np.uint64)
-        self._band: np.ndarray = np.zeros(capacity, dtype=band_dtype)
-        self._row = np.full(capacity, -1, dtype=np.int32)
+    def _alloc(self, capacity: int) -> None:
+        self._slot_row = np.full(capacity, -1, dtype=np.int32)
+        self._slot_tag = np.zeros(capacity, dtype=np.uint8)
 
     @property
     def nbytes(self) -> int:
-        return int(self._key.nbytes + self._band.nbytes + self._row.nbytes)
+        return int(self._slot_row.nbytes + self._slot_tag.nbytes
+                   + self._row_keys[: self._rows].nbytes)
+
+    def _insert(self, keys: U64Array, rows: I64Array) -> None:
+        if use_numba():
+            _insert_kernel(self._slot_row, self._slot_tag, keys, rows)
+        else:
+            _insert_numpy(self._slot_row, self._slot_tag, keys, rows)
 
     def _grow_for(self, extra: int) -> None:
         need = self._used + extra
-        capacity = self._key.size
-        if need <= self._MAX_LOAD * capacity:
+        if need <= self._MAX_LOAD * self._slot_row.size:
             return
-        while need > self._MAX_LOAD * capacity:
-            capacity *= 2
-        old_key, old_band, old_row = self._key, self._band, self._row
-        self._alloc(capacity, self._band.dtype.type)
-        if use_numba():  # straight from the old slots: no copy of the entries in between
-            _rehash_kernel(old_key, old_band, old_row, self._key, self._band, self._row)
-            return
-        occupied = old_row >= 0
-        self._insert(old_key[occupied], old_band[occupied].astype(np.int64),
-                     old_row[occupied].astype(np.int64))
+        self._alloc(max(self._MIN_CAPACITY, int(need / self._GROWN_LOAD)))
+        if self._rows:
+            self._insert(self._row_keys[: self._rows].reshape(-1),
+                         np.repeat(np.arange(self._rows, dtype=np.int64), self.bands))
 
-    def _insert(self, keys: U64Array, bands: I64Array, rows: I64Array) -> None:
-        if use_numba():
-            _insert_kernel(self._key, self._band, self._row, keys, bands, rows)
-        else:
-            _insert_numpy(self._key, self._band, self._row, keys, bands, rows)
-
-    def insert(self, keys: U64Array, rows: I64Array) -> None:
-        """Add leaders: keys shape (n, bands), rows shape (n,)."""
+    def _store_rows(self, keys: U64Array) -> None:
+        """The new leaders' keys, by row, after the others'."""
         n = keys.shape[0]
-        if n == 0:
-            return
-        if not self.bands:
-            self.bands = keys.shape[1]
-            if self.bands > 255:
-                self._alloc(self._key.size, np.uint16 if self.bands <= 65535 else np.uint32)
-        self._grow_for(n * self.bands)
-        flat = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
-        bands = np.tile(np.arange(self.bands, dtype=np.int64), n)
-        rows = np.asarray(rows, dtype=np.int64)
-        self._insert(flat, bands, np.repeat(rows, self.bands))
-        self._used += n * self.bands
-        top = int(rows.max()) + 1
+        top = self._rows + n
+        if top > self._row_keys.shape[0]:
+            grown = np.empty((max(top, self._row_keys.shape[0] * 3 // 2, 1024), self.bands),
+                             dtype=np.uint64)
+            grown[: self._rows] = self._row_keys[: self._rows]
+            self._row_keys = grown
+        self._row_keys[self._rows : top] = keys
+        self._rows = top
         if top > self._seen.size:
             seen = np.full(max(top, 2 * self._seen.size), -1, dtype=np.int64)
             seen[: self._seen.size] = self._seen
             self._seen = seen
+
+    def insert(self, keys: U64Array, rows: I64Array) -> None:
+        """Add leaders: keys shape (n, bands); rows shape (n,), the next n rows in order (the
+        table keeps the keys by row)."""
+        n = keys.shape[0]
+        if n == 0:
+            return
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        rows = np.asarray(rows, dtype=np.int64)
+        if not np.array_equal(rows, np.arange(self._rows, self._rows + n)):
+            raise ValueError(f"BandTable.insert: rows must be {self._rows}..{self._rows + n - 1}")
+        if not self.bands:
+            self.bands = keys.shape[1]
+            self._row_keys = np.empty((0, self.bands), dtype=np.uint64)
+        self._grow_for(n * self.bands)  # (re-inserts the rows so far: before the new ones)
+        self._store_rows(keys)
+        self._insert(keys.reshape(-1), np.repeat(rows, self.bands))
+        self._used += n * self.bands
 
     def probe_distinct(self, keys: U64Array) -> tuple[I64Array, I64Array]:
         """Every (query index, leader row) pair with a shared (band, key), each once, grouped
@@ -237,15 +253,15 @@ class BandTable:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         if not use_numba():
-            items, rows = _probe_numpy(self._key, self._band, self._row, keys)
+            items, rows = _probe_numpy(self._slot_row, self._row_keys, keys)
             pairs = np.unique((items << 32) | rows)
             return pairs >> 32, pairs & 0xFFFFFFFF
         size = max(16, keys.shape[0] * 4)
         while True:
             items = np.empty(size, dtype=np.int64)
             rows = np.empty(size, dtype=np.int64)
-            n = _probe_distinct_kernel(self._key, self._band, self._row, keys, self._seen,
-                                       self._stamp, items, rows)
+            n = _probe_distinct_kernel(self._slot_row, self._slot_tag, self._row_keys, keys,
+                                       self._seen, self._stamp, items, rows)
             self._stamp += keys.shape[0]
             if n <= size:
                 return items[:n], rows[:n]
@@ -258,7 +274,7 @@ class BandTable:
         if not self._used or keys.shape[0] == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        return _probe_numpy(self._key, self._band, self._row, keys)
+        return _probe_numpy(self._slot_row, self._row_keys, keys)
 
 
 # --- leader shingle sets -----------------------------------------------------------------------
@@ -271,8 +287,9 @@ class SetStore:
     (deleted by the OS when closed or when the process ends) in blocks of ``block`` bytes;
     spilled sets are read through a memory map of that file, so a lookup's Jaccards are
     computed in place whether the sets are in memory or not (``jaccard``), and the OS page
-    cache does the caching. Appends are collected and copied in batches (one small copy per
-    set costs more than the set).
+    cache does the caching: the pages read count towards the process's resident set as file
+    pages, which the OS reclaims under memory pressure. Appends are collected and copied in
+    batches (one small copy per set costs more than the set).
     """
 
     def __init__(self, memory_budget: int = 32 << 20, block: int = 4 << 20,

@@ -222,3 +222,25 @@ def test_distinct_probe_is_the_probe_without_repeats(use_numba: bool) -> None:
         got = (d_items << 32) | d_rows
         assert got.size == expected.size and np.array_equal(np.sort(got), expected)
         assert expected.size > 100
+
+
+def test_band_table_finds_exactly_the_leaders_sharing_a_key_in_a_band(use_numba: bool) -> None:
+    """Against the definition, on keys drawn from a small pool: the same key in several
+    bands and leaders, keys equal in their tag byte or in their home slot's bits, and a table
+    grown several times on the way (each growth re-inserts from the rows' keys)."""
+    rng = np.random.default_rng(9)
+    pool = (rng.integers(0, 2**63, 300, dtype=np.int64).astype(np.uint64) & ~np.uint64(0xFF)
+            ) | rng.integers(0, 4, 300).astype(np.uint64)  # 4 tags for 300 keys
+    pool[:20] = pool[20:40] ^ np.uint64(0xFF00)  # same high bits (home slot), other key
+    table = BandTable()
+    leaders = pool[rng.integers(0, pool.size, (1200, 6))]
+    for start in range(0, 1200, 100):
+        table.insert(leaders[start : start + 100], np.arange(start, start + 100))
+    queries = pool[rng.integers(0, pool.size, (100, 6))]
+    items, rows = table.probe_distinct(queries)
+    got = set(zip(items.tolist(), rows.tolist(), strict=True))
+    shared = (queries[:, None, :] == leaders[None, :, :]).any(axis=2)
+    assert got == set(zip(*np.nonzero(shared), strict=True))
+    assert len(got) > 1000
+    with pytest.raises(ValueError, match="rows must be"):
+        table.insert(leaders[:1], np.array([7]))
