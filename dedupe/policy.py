@@ -23,7 +23,7 @@ from dedupe.index import LongIndex, Match, ShortIndex
 from dedupe.model import Ref, Removal, Result
 from dedupe.prepare import Prepared
 from dedupe.segment import render, unit_text
-from dedupe.verify import Verifier
+from dedupe.verify import HISTOGRAM_BINS, Verifier, char_histograms, edit_similarity_bounds
 
 # A caption ends with a short credit in parentheses, "(AP)", "(Reuters/John Doe)", or names one.
 _CAPTION = re.compile(
@@ -49,24 +49,54 @@ class Cluster:
     leader_position: int
     #: The leader's text: kept only for a persistent index, which stores it ("" otherwise).
     leader_text: str
-    #: Per group, the run positions of the kept documents that hold the cluster, ascending:
-    #: a list, since documents arrive in input order (a set costs 150 bytes more).
-    doc_ids: dict[str | None, list[int]] = field(default_factory=dict)
     earlier: dict[str | None, int] | None = None  # per group: a stored index's counts
     key: str = ""  # the leader's match key, for verification ("" when unknown: Jaccard only)
     chars: int = -1  # the leader's length (-1: that of leader_text)
+    #: The kept documents that hold the cluster, by run position: the first in two fields,
+    #: the others per group, ascending, in a dict made only when there are any. Most clusters
+    #: are in one document, and a dict of lists would cost them ~250 bytes.
+    first_group: str | None = None
+    first_doc: int = -1
+    more: dict[str | None, list[int]] | None = None
 
     def add_document(self, group: str | None, ordinal: int) -> None:
         """A kept document holds the cluster (documents come in input order)."""
-        docs = self.doc_ids.get(group)
+        if self.first_doc < 0:
+            self.first_group, self.first_doc = group, ordinal
+            return
+        if ordinal == self.first_doc and group == self.first_group:
+            return
+        if self.more is None:
+            self.more = {group: [ordinal]}
+            return
+        docs = self.more.get(group)
         if docs is None:
-            self.doc_ids[group] = [ordinal]
+            self.more[group] = [ordinal]
         elif docs[-1] != ordinal:
             docs.append(ordinal)
 
     def doc_count(self, group: str | None) -> int:
+        """Distinct kept documents of ``group`` that hold the cluster, a stored index's too."""
         stored = self.earlier.get(group, 0) if self.earlier else 0
-        return stored + len(self.doc_ids.get(group, ()))
+        first = 1 if self.first_doc >= 0 and self.first_group == group else 0
+        return stored + first + (len(self.more.get(group, ())) if self.more else 0)
+
+    def counts(self) -> dict[str | None, int]:
+        """This run's kept documents that hold the cluster, counted per group (groups in the
+        order their first document came)."""
+        out: dict[str | None, int] = {}
+        if self.first_doc >= 0:
+            out[self.first_group] = 1
+        for group, docs in (self.more or {}).items():
+            out[group] = out.get(group, 0) + len(docs)
+        return out
+
+    def documents(self) -> set[int]:
+        """This run's kept documents that hold the cluster, in any group."""
+        docs = {self.first_doc} if self.first_doc >= 0 else set()
+        for more in (self.more or {}).values():
+            docs.update(more)
+        return docs
 
     @property
     def leader_chars(self) -> int:
@@ -132,6 +162,7 @@ class Decider:
         self._keys = np.empty(0, dtype=object)  # clusters' keys for _verify_units, by id
         self._keys_known = 0  # how many of them are filled in
         self._key_lengths = np.zeros(0, dtype=np.int64)  # their lengths
+        self._key_hists = np.zeros((0, HISTOGRAM_BINS), dtype=np.uint8)  # char_histograms
         self._total_of: Prepared | None = None  # the document _total is the content size of
         self._total = 0
         #: _verify_document's view of the current document's content units: (unit, cluster
@@ -245,7 +276,7 @@ class Decider:
             match = matches.get(i)
             if match is None or not isinstance(match.leader, int):
                 continue
-            docs: set[int] = set().union(*self.clusters[match.leader].doc_ids.values())
+            docs = self.clusters[match.leader].documents()
             if len(docs) > _SHARING_CLUSTER_MAX:
                 continue
             for ordinal in docs:
@@ -283,11 +314,21 @@ class Decider:
             return out
         item_keys = np.empty(len(self._items), dtype=object)
         item_keys[:] = [p.keys[i] for i in self._items]
-        a, b, jac = item_keys[np.asarray(items)[keyed_at]], b[keyed_at], jaccards[keyed_at]
+        item_at = np.asarray(items)[keyed_at]
+        a, b, jac = item_keys[item_at], b[keyed_at], jaccards[keyed_at]
         by_shingles = jac >= verifier.jaccard_threshold
         edit = np.zeros(keyed_at.size)
-        for mask, cutoff in ((by_shingles, 0.0), (~by_shingles, verifier.edit_threshold)):
-            pick = np.flatnonzero(mask)
+        rest = np.flatnonzero(~by_shingles)  # these pass only by the edit threshold ...
+        if rest.size:  # ... which most cannot reach by their characters alone
+            item_hists = char_histograms(list(item_keys))
+            item_lengths = np.fromiter(map(len, item_keys), dtype=np.int64, count=item_keys.size)
+            at = item_at[rest]
+            leader_hists, leader_lengths = self._leader_histograms(
+                self._local_leaders(leaders)[0][keyed_at[rest]], b[rest])
+            reach = edit_similarity_bounds(item_hists[at], item_lengths[at], leader_hists,
+                                           leader_lengths)
+            rest = rest[reach >= verifier.edit_threshold - 1e-9]
+        for pick, cutoff in ((np.flatnonzero(by_shingles), 0.0), (rest, verifier.edit_threshold)):
             if pick.size:
                 edit[pick] = rf_process.cpdist(a[pick], b[pick],
                                                scorer=Indel.normalized_similarity,
@@ -336,6 +377,21 @@ class Decider:
             keys[~local] = [getattr(x, "key", "") or "" for x in leader_array[~local]]
         return keys
 
+    def _leader_histograms(self, leaders: Sequence[Hashable] | np.ndarray, keys: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """``char_histograms`` of the unit leaders' match keys (``keys``), and the keys'
+        lengths: this run's clusters' from a cache by cluster id, a stored cluster's made here."""
+        leader_array, local = self._local_leaders(leaders)
+        hists = np.empty((len(leader_array), HISTOGRAM_BINS), dtype=np.uint8)
+        lengths = np.empty(len(leader_array), dtype=np.int64)
+        ids = leader_array[local].astype(np.int64)
+        self._cluster_keys()  # (brings the histograms and lengths up to date)
+        hists[local], lengths[local] = self._key_hists[ids], self._key_lengths[ids]
+        if not local.all():
+            hists[~local] = char_histograms(list(keys[~local]))
+            lengths[~local] = [len(k) for k in keys[~local]]
+        return hists, lengths
+
     def _local_leaders(self, leaders: Sequence[Hashable] | np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray]:
         """The leaders as an object array, and which are this run's clusters (ints; a stored
@@ -357,17 +413,20 @@ class Decider:
 
     def _cluster_keys(self) -> np.ndarray:
         """Every cluster's leader key, by cluster id, as an object array (grown as needed;
-        ``_key_lengths`` alongside)."""
+        ``_key_lengths`` and ``_key_hists`` alongside)."""
         known, count = self._keys_known, len(self.clusters)
         if known < count:
             if count > self._keys.size:
                 size = max(64, 2 * count)
                 keys, lengths = np.empty(size, dtype=object), np.zeros(size, dtype=np.int64)
+                hists = np.zeros((size, HISTOGRAM_BINS), dtype=np.uint8)
                 keys[:known], lengths[:known] = self._keys[:known], self._key_lengths[:known]
-                self._keys, self._key_lengths = keys, lengths
+                hists[:known] = self._key_hists[:known]
+                self._keys, self._key_lengths, self._key_hists = keys, lengths, hists
             new = [c.key for c in self.clusters[known:count]]
             self._keys[known:count] = new
             self._key_lengths[known:count] = [len(k) for k in new]
+            self._key_hists[known:count] = char_histograms(new)
             self._keys_known = count
         return self._keys
 

@@ -77,6 +77,7 @@ from dedupe.pipeline import without_fingerprints
 from dedupe.policy import Cluster, Decider, Placement
 from dedupe.prepare import Prepared, prepare_many
 from dedupe.segment import unit_text
+from dedupe.verify import char_histograms, edit_similarity_bounds
 
 #: A unit's item id is ``ordinal * UNIT_SPAN + unit``: input order (documents, then units within
 #: a document, as observe() walks them) in one sortable long.
@@ -689,11 +690,19 @@ def _could_match(keys: list[str], i: np.ndarray, j: np.ndarray, k: int,
     """Which pairs (keys[i], keys[j]) could match, and how well: the Jaccard of the keys'
     shingle sets (made again here, as prepare_many makes them) or their edit similarity
     reaches its threshold (Verifier.long_units before its word veto). Compiled Jaccards, then
-    rapidfuzz over the pairs they leave."""
+    rapidfuzz over the pairs they leave that the character-count bound
+    (``verify.edit_similarity_bounds``) does not rule out."""
     hashes, offsets = shingle_sets(keys, k)
     sims = jaccard_pairs(hashes, offsets, i, hashes, offsets, j, floor=jaccard_threshold)
     passed = sims >= jaccard_threshold
     rest = np.flatnonzero(~passed)
+    if rest.size:
+        sims[rest] = 0.0  # (below the cutoff, as rapidfuzz says it)
+        hists = char_histograms(keys)
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+        reach = edit_similarity_bounds(hists[j[rest]], lengths[j[rest]], hists[i[rest]],
+                                       lengths[i[rest]])
+        rest = rest[reach >= edit_threshold - 1e-9]  # the others cannot reach it
     if rest.size:
         text = np.empty(len(keys), dtype=object)
         text[:] = keys

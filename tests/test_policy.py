@@ -110,7 +110,12 @@ def test_cluster_counts_each_document_once_per_group() -> None:
     for group, ordinal in [("x", 1), ("x", 1), ("x", 4), ("y", 4), (None, 9)]:
         cluster.add_document(group, ordinal)
     assert [cluster.doc_count(g) for g in ("x", "y", None, "z")] == [2, 1, 1, 0]
+    assert cluster.counts() == {"x": 2, "y": 1, None: 1}
+    assert list(cluster.counts()) == ["x", "y", None]  # in the order the groups came
+    assert cluster.documents() == {1, 4, 9}
     assert cluster.leader_chars == 5
+    empty = Cluster(0, "a", 0, "")
+    assert (empty.doc_count(None), empty.counts(), empty.documents()) == (0, {}, set())
     cluster.earlier = {"x": 3}
     assert cluster.doc_count("x") == 5
     assert Cluster(0, "a", 0, "four").leader_chars == 4

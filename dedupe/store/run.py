@@ -228,7 +228,7 @@ class IndexRun:
             shorts = self.short_units.added
             next_id = meta.next_cluster
             for local, cluster in enumerate(decider.clusters):
-                counts = {g: len(docs) for g, docs in cluster.doc_ids.items() if docs}
+                counts = cluster.counts()
                 if local in stored:
                     if counts:
                         delta.counts[stored[local]] = counts
