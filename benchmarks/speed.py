@@ -13,7 +13,8 @@ under ``benchmarks/out/`` and reused; a smaller size is the head of a larger one
    in a subprocess, on every core (``--workers``, default all). Measured from outside: wall
    time, CPU time of the whole process tree (the main process, the forkserver and its workers,
    sampled from /proc every 0.1 s) and its peak memory (sum of PSS: shared pages counted once;
-   RSS too) and the main process's own peak (VmHWM).
+   RSS too), the main process's own peak (VmHWM) and the peak of its anonymous part (RssAnon:
+   without file pages, i.e. libraries and the page cache of its memory-mapped spill files).
 2. **The naive recipe** on the sample (``--sample-mb``, 10 MB: it is too slow for the whole
    corpus): ``ftfy.fix_text`` per document, datasketch ``MinHash.bulk`` (default SHA-1) over
    character 5-grams, ``MinHashLSH`` (threshold 0.8) query then insert; dedupe end to end on the
@@ -98,12 +99,25 @@ def _pss(pid: int) -> int | None:
     return None
 
 
+def _anon(pid: int) -> int:
+    """A process's anonymous resident memory (its own: heap, arrays), without the file pages
+    it maps (shared libraries, the page cache of a memory-mapped spill file)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
 def measure(cmd: Sequence[str], timeout: float) -> dict[str, Any]:
     """Run ``cmd``; wall and tree CPU seconds, peak tree PSS/RSS and main-process peak (MB)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cpu: dict[int, float] = {}
-    peak_rss = peak_pss = 0
+    peak_rss = peak_pss = peak_anon = 0
     timed_out = False
     while True:  # os.wait4, not proc.poll: it also gives the main process's own rusage
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -116,6 +130,7 @@ def measure(cmd: Sequence[str], timeout: float) -> dict[str, Any]:
         peak_rss = max(peak_rss, sum(table[pid][2] for pid in tree))
         pss = [_pss(pid) for pid in tree]
         peak_pss = max(peak_pss, sum(p for p in pss if p is not None))
+        peak_anon = max(peak_anon, _anon(proc.pid))
         if time.perf_counter() - start > timeout and not timed_out:
             proc.kill()
             timed_out = True
@@ -133,6 +148,7 @@ def measure(cmd: Sequence[str], timeout: float) -> dict[str, Any]:
         "cpu_bound_s": round(max(main_cpu, total / (os.cpu_count() or 1)), 2),
         "peak_pss_mb": round(peak_pss / _MB, 1), "peak_rss_mb": round(peak_rss / _MB, 1),
         "main_peak_mb": round(usage.ru_maxrss * 1024 / _MB, 1),
+        "main_anon_peak_mb": round(peak_anon / _MB, 1),
         "returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out,
         "stderr_tail": stderr[-2000:] if os.waitstatus_to_exitcode(status) else "",
     }
@@ -466,9 +482,11 @@ def run(args: argparse.Namespace, overrides: dict[str, Any]) -> None:
     # 1. End to end, every size.
     print("\nend to end (dedupe clean --group-by host -o --audit, all cores):")
     print(f"{'MB':>6} {'docs':>8} {'wall s':>8} {'MB/s':>7} {'docs/s':>8} {'CPU s':>7} "
-          f"{'main CPU':>8} {'MB/s idle':>9} {'peak PSS':>9} {'peak RSS':>9} {'main':>7}")
+          f"{'main CPU':>8} {'MB/s idle':>9} {'peak PSS':>9} {'peak RSS':>9} {'main':>7} "
+          f"{'anon':>6}")
     print("  (CPU: whole process tree; MB/s idle: MB / max(main CPU, CPU / cores), the speed on "
-          "idle cores; memory in MB: process tree, main = main process peak)")
+          "idle cores; memory in MB: process tree, main = main process peak RSS, anon = its "
+          "anonymous part, without file pages: libraries, the mapped spill file's page cache)")
     for mb, corpus in corpora.items():
         docs, size = corpus_stats(corpus)
         result = dedupe_run(corpus, f"{mb:g}", args.workers, overrides, args.timeout)
@@ -483,7 +501,8 @@ def run(args: argparse.Namespace, overrides: dict[str, Any]) -> None:
               f"{result['cpu_s']:7.1f} {result['main_cpu_s']:8.1f} "
               f"{_fmt(result['mb_per_s_idle']):>9} "
               f"{result['peak_pss_mb']:9.0f} {result['peak_rss_mb']:9.0f} "
-              f"{result['main_peak_mb']:7.0f}" + ("  TIMED OUT" if result["timed_out"] else "")
+              f"{result['main_peak_mb']:7.0f} {result['main_anon_peak_mb']:6.0f}"
+              + ("  TIMED OUT" if result["timed_out"] else "")
               + (f"  FAILED: {result['stderr_tail'][-300:]}" if result["returncode"] else ""))
     _growth(report["sizes"])
 
