@@ -65,6 +65,9 @@ class Match:
     similarity: float
 
 
+_NO_SET = np.zeros(0, dtype=np.uint32)
+
+
 class LongIndex:
     """Leaders of long units (or documents): band tables plus their shingle sets.
 
@@ -106,6 +109,11 @@ class LongIndex:
         #: False when the verification never reads the Jaccard it is given: the sets are then
         #: not read at all and every pair goes to it with NaN.
         self.verify_reads_jaccard = True
+        #: False: the leaders' shingle sets are not kept (each row holds an empty one), for a
+        #: verification that reads no Jaccard and no ``admit``: a run's document index
+        #: without a persistent index (~12 KB a document less, written to disk beyond the
+        #: budget). Set before the first ``add``.
+        self.keep_sets = True
         #: Jaccards below this are compared, never read, by the verification: computed only
         #: as "below" (the merge of two sets stops once it is out of reach). 0: all exact.
         self.jaccard_floor = 0.0
@@ -146,6 +154,9 @@ class LongIndex:
         # Each pair once (the table's and the recent leaders' hits are disjoint), in no
         # particular order: the choice below sorts what it needs.
         p_item, p_row = items, rows
+        reads_sets = self.verify_reads_jaccard or (self.verify is None and self.verify_many is None)
+        if not self.keep_sets and (reads_sets or self.admit is not None):
+            raise RuntimeError("LongIndex: this lookup reads shingle sets, which are not kept")
         q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
         if self.admit is not None:
             keep = self.admit(p_item, self._leader_array[p_row], np.diff(q_off)[p_item],
@@ -153,7 +164,7 @@ class LongIndex:
             p_item, p_row = p_item[keep], p_row[keep]
             if not p_item.size:
                 return results
-        if self.verify_reads_jaccard or (self.verify is None and self.verify_many is None):
+        if reads_sets:
             # Every candidate's exact Jaccard in one compiled pass over the sets.
             floor = self.jaccard_floor if self.verify or self.verify_many else self.threshold
             sims = self._sets.jaccard(q_data, q_off, p_item, p_row, floor)
@@ -186,7 +197,7 @@ class LongIndex:
             self._leader_array = grown
         self._leader_array[len(self._leaders)] = leader
         self._leaders.append(leader)
-        self._sets.append(shingles)
+        self._sets.append(shingles if self.keep_sets else _NO_SET)
 
 
 Verify = Callable[[int, Hashable, float], "float | None"]

@@ -406,10 +406,10 @@ class SetStore:
         out = np.empty(rows.size, dtype=np.float64)
         spilled = self._offsets[rows] < self._mem_start
         in_mem = ~spilled
-        if in_mem.any():  # offsets relative to the in-memory part (spilled rows not read)
+        if in_mem.any():  # offsets from the in-memory part's start (spilled rows not read)
             out[in_mem] = jaccard_pairs(q_data, q_off, q_idx[in_mem], self._mem,
-                                        self._offsets[:count] - self._mem_start, rows[in_mem],
-                                        floor)
+                                        self._offsets[:count], rows[in_mem], floor,
+                                        b_start=self._mem_start)
         if spilled.any():
             out[spilled] = jaccard_pairs(q_data, q_off, q_idx[spilled], self._mapped(),
                                          self._offsets[:count], rows[spilled], floor)
@@ -428,11 +428,11 @@ class SetStore:
 @_fp._jit
 def _jaccard_kernel(a_data: NDArray[np.uint32], a_off: I64Array, a_idx: I64Array,
                     b_data: NDArray[np.uint32], b_off: I64Array, b_idx: I64Array,
-                    out: NDArray[np.float64], floor: float) -> None:
+                    out: NDArray[np.float64], floor: float, b_start: int) -> None:
     for k in range(a_idx.size):
         i, j = a_idx[k], b_idx[k]
         p, pe = a_off[i], a_off[i + 1]
-        q, qe = b_off[j], b_off[j + 1]
+        q, qe = b_off[j] - b_start, b_off[j + 1] - b_start
         na, nb = pe - p, qe - q
         if na == 0 and nb == 0:
             out[k] = 1.0
@@ -454,10 +454,12 @@ def _jaccard_kernel(a_data: NDArray[np.uint32], a_off: I64Array, a_idx: I64Array
 
 def jaccard_pairs(a_data: np.ndarray, a_off: np.ndarray, a_idx: np.ndarray,
                   b_data: np.ndarray, b_off: np.ndarray, b_idx: np.ndarray,
-                  floor: float = 0.0) -> np.ndarray:
+                  floor: float = 0.0, *, b_start: int = 0) -> np.ndarray:
     """Exact Jaccard of set ``a_idx[k]`` of A and set ``b_idx[k]`` of B, for every k.
 
-    Sets are sorted unique uint32 runs of a flat array (set i: ``data[off[i]:off[i + 1]]``).
+    Sets are sorted unique uint32 runs of a flat array (set i: ``data[off[i]:off[i + 1]]``;
+    B's offsets count from ``b_start``, the element ``b_data[0]`` stands for, so that a store
+    that keeps only its newest elements passes its offsets as they are).
     Equal, value for value, to ``fingerprint.jaccard`` on each pair that reaches ``floor``;
     a pair below it gets some value below it (the merge stops once the floor is out of
     reach: callers that only compare with a threshold pass it as the floor).
@@ -465,10 +467,11 @@ def jaccard_pairs(a_data: np.ndarray, a_off: np.ndarray, a_idx: np.ndarray,
     out = np.empty(len(a_idx), dtype=np.float64)
     if use_numba():
         _jaccard_kernel(a_data, a_off, np.asarray(a_idx, dtype=np.int64), b_data, b_off,
-                        np.asarray(b_idx, dtype=np.int64), out, float(floor))
+                        np.asarray(b_idx, dtype=np.int64), out, float(floor), int(b_start))
         return out
     for k, (i, j) in enumerate(zip(a_idx.tolist(), b_idx.tolist(), strict=True)):
-        out[k] = _fp.jaccard(a_data[a_off[i] : a_off[i + 1]], b_data[b_off[j] : b_off[j + 1]])
+        out[k] = _fp.jaccard(a_data[a_off[i] : a_off[i + 1]],
+                             b_data[b_off[j] - b_start : b_off[j + 1] - b_start])
     return out
 
 

@@ -169,6 +169,7 @@ class Decider:
         #: or -1, characters x similarity, similarity), made on its first call for it.
         self._content_of: Prepared | None = None
         self._content: list[tuple[int, int, float, float]] = []
+        self._content_ids: set[int] = set()  # the clusters in it
         self.long_units.verify = self._verify_unit
         self.long_units.verify_many = self._verify_units
         self.long_units.admit = self._admit_units
@@ -179,6 +180,7 @@ class Decider:
         self.documents.verify = self._verify_document
         # The content Jaccard decides only a stored document whose content is unknown.
         self.documents.verify_reads_jaccard = history is not None
+        self.documents.keep_sets = history is not None  # (read by nothing else)
 
     def document_ref(self, leader: Hashable) -> Ref:
         """The kept document a document leader stands for (a stored one is a Ref already)."""
@@ -453,6 +455,7 @@ class Decider:
                 (i, -1, 0.0, 0.0) if (match := self._matches.get(i)) is None else
                 (i, self._cluster_id(match.leader), len(p.keys[i]) * match.similarity,
                  match.similarity) for i in p.content_units]
+            self._content_ids = {cluster_id for _, cluster_id, _, _ in self._content}
         other = self._doc_content.get(leader)
         if other is None and self.history is not None:  # a document stored by an earlier run
             other = self.history.document_content(leader, self.clusters)
@@ -464,6 +467,9 @@ class Decider:
         total = self._total
         if not total or not other_total:
             return None
+        if not rescue and self._content_ids.isdisjoint(clusters) and (
+                self.config.document_threshold > 0):
+            return None  # nothing in common, the usual LSH candidate: similarity 0, in C
         matched = 0.0
         found: dict[int, float] = {}  # the other document's clusters matched, and how well
         left: list[int] = []  # (only a rescue needs the units left over)
