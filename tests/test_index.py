@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from datasketch import MinHashLSH
 
 from dedupe.fingerprint import shingle_sets, signatures, to_minhash
-from dedupe.index import LongIndex, ShortIndex, band_keys, edit_similarity, lsh_params
+from dedupe.index import LongIndex, Match, ShortIndex, band_keys, edit_similarity, lsh_params
 
 WORDS = ["storm", "coast", "harbour", "road", "power", "homes", "frost", "apricot", "valley",
          "bridge", "canal", "steel", "welders", "council", "shelter", "families", "market"]
@@ -49,6 +50,27 @@ def test_long_index_verifies_and_prefers_most_similar_then_earliest() -> None:
     match = index.find(keys[2], sets[2])
     assert match is not None and match.leader == "dawn" and match.similarity > 0.8
     assert index.find(keys[3], sets[3]) is None
+
+
+def test_long_index_without_sets_answers_through_its_verification_only() -> None:
+    """An index that keeps no shingle sets (a run's document index) still finds what its
+    verification accepts, and refuses a lookup that would read the sets it does not have."""
+    texts = corpus(40, 3)
+    hashes, offsets = shingle_sets(texts, 5)
+    keys = band_keys(signatures(hashes, offsets, 128, 1), *lsh_params(0.5, 128))
+    sets = [hashes[offsets[i] : offsets[i + 1]] for i in range(len(texts))]
+    index = LongIndex(0.5)
+    index.keep_sets, index.verify_reads_jaccard = False, False
+    index.verify = lambda item, leader, jaccard: 0.9 if leader == 0 else None
+    kept = LongIndex(0.5)
+    for i in range(20):
+        index.add(i, keys[i], sets[i])
+        kept.add(i, keys[i], sets[i])
+    assert kept.nbytes - index.nbytes == sum(s.nbytes for s in sets[:20])
+    assert index.find(keys[20], sets[20]) == Match(0, 0.9)  # text 20 is text 0, noisy
+    index.verify_reads_jaccard = True
+    with pytest.raises(RuntimeError, match="not kept"):
+        index.find(keys[20], sets[20])
 
 
 def test_short_index_exact_then_edit_similarity() -> None:
