@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dedupe import pool
 from dedupe.config import Config, ConfigError
 from dedupe.io import (
     STDIN,
@@ -25,7 +26,6 @@ from dedupe.io import (
     strip_compression,
 )
 from dedupe.model import Removal, Result, Stats
-from dedupe.pipeline import clean_documents
 from dedupe.report import audit_lines, stats_dict
 
 if TYPE_CHECKING:
@@ -105,6 +105,8 @@ def run_job(
     unless ``read_only``. ``output`` None writes no documents (``dedupe index build``).
     """
     spark = _spark_master(engine, master, stream=stream, index=index)
+    if spark is None:  # the workers' server boots while this process imports the pipeline
+        pool.start_early(inputs, config.workers or os.cpu_count() or 1)
     if index is None:
         if read_only:
             raise ConfigError("--read-only needs --index")
@@ -163,6 +165,8 @@ def _counted(inputs: Sequence[str], config: Config, stats: Stats,
              write_audit: Callable[[str], None] | None, stream: bool,
              run: IndexRun | None = None, spark: str | None = None) -> Iterator[Result]:
     if spark is None:
+        from dedupe.pipeline import clean_documents  # (after pool.start_early: see run_job)
+
         results = clean_documents(read_inputs(inputs, config), config, stream=stream, index=run)
     else:
         try:

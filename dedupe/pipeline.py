@@ -11,7 +11,8 @@ decides and yields the results in input order. ``stream=True`` does both at once
 output starts immediately, at the price of boilerplate counts that see only the past.
 
 Workers: ``config.workers`` processes (0 = every core) from a forkserver that has imported and
-warmed up the per-document code once (``dedupe._worker``), so a worker starts in milliseconds.
+warmed up the per-document code once (``dedupe._worker``), so a worker starts in milliseconds
+(``dedupe.pool``: a command-line job starts that server as it begins).
 At most ``3 * workers`` chunks are in flight, which bounds memory whatever the input size.
 What travels back from a worker is what the main process lacks: the document itself (and its
 text, when repair left it unchanged) is not sent back. It travels through a file, not the pool's
@@ -23,7 +24,6 @@ by one atomic write, and a killed worker surfaces as BrokenProcessPool.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -44,6 +44,7 @@ from dedupe.config import Config
 from dedupe.io import OutputError, as_documents, signals_deferred
 from dedupe.model import Document, Result
 from dedupe.policy import Decider, Placement
+from dedupe.pool import context as forkserver_context
 from dedupe.prepare import Prepared, prepare_many
 from dedupe.segment import split_lines
 
@@ -51,9 +52,9 @@ if TYPE_CHECKING:
     from dedupe.store import IndexRun
 
 _CHUNK_DOCS = 64
+#: Documents placed together by the batch mode (one bulk lookup of their long units).
+_DECIDE_DOCS = 64
 _CHUNK_CHARS = 1 << 20
-#: Modules the forkserver imports before it forks workers ('__main__' is its own default).
-_PRELOAD = ["__main__", "dedupe._worker"]
 #: Name prefix of a run's hand-off directory in the temp dir; the run's pid follows.
 _HANDOFF = "dedupe-chunks-"
 
@@ -99,14 +100,17 @@ def clean_documents(
 
 
 def decide_all(prepared: Iterable[Prepared], decider: Decider) -> Iterator[Result]:
-    """The batch mode's decisions: observe every document in input order, then finalize
-    each with the complete boilerplate counts. The records wait in a spill file meanwhile."""
+    """The batch mode's decisions: observe every document in input order (``_DECIDE_DOCS``
+    at a time: ``Decider.observe_many``), then finalize each with the complete boilerplate
+    counts. The records wait in a spill file meanwhile."""
     meter = progress.current()
+    prepared = iter(prepared)
     with _Spill() as spill:
-        for p in prepared:
-            spill.write(p, decider.observe(p))
-            if meter is not None:
-                meter.advance(1, _size(p.document.text))
+        while batch := list(islice(prepared, _DECIDE_DOCS)):
+            for p, placement in zip(batch, decider.observe_many(batch), strict=True):
+                spill.write(p, placement)
+                if meter is not None:
+                    meter.advance(1, _size(p.document.text))
         if meter is not None:
             meter.start_writing()
         for p, placement in spill.read():
@@ -285,11 +289,10 @@ def prepare_all(documents: Iterable[Document], config: Config) -> Iterator[Prepa
         for chunk in chain(head, chunks):
             yield from prepare_many(chunk, config)
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
     # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (SIGKILL, the OOM
     # killer) raises BrokenProcessPool here instead of leaving the run waiting forever.
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_stop_signals)
+    pool = ProcessPoolExecutor(workers, mp_context=forkserver_context(),
+                               initializer=_ignore_stop_signals)
     _sweep_handoffs()
     handoff = tempfile.TemporaryDirectory(prefix=f"{_HANDOFF}{os.getpid()}-")
     try:

@@ -337,7 +337,7 @@ def test_unexpected_exception_is_exit_3_with_traceback(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr("dedupe.jobs.clean_documents", broken)
+    monkeypatch.setattr("dedupe.pipeline.clean_documents", broken)
     src = tmp_path / "in.txt"
     src.write_text(GOOD_TEXT, encoding="utf-8")
     result = cli(["clean", str(src), "-o", str(tmp_path / "o.txt")])
