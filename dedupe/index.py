@@ -137,20 +137,8 @@ class LongIndex:
         never sees another of the same call; ``batch_collisions`` says which could have).
         """
         results: list[Match | None] = [None] * len(sets)
-        p_item, leaders, p_row, sims = self.verified_pairs(keys, sets)
-        best = choose_best(p_item, p_row, sims)
-        for k, sim in zip(best.tolist(), sims[best].tolist(), strict=True):
-            results[int(p_item[k])] = Match(leaders[k], sim)
-        return results
-
-    def verified_pairs(self, keys: np.ndarray, sets: Sequence[np.ndarray]
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every candidate pair of the items that passes verification: (item, leader, leader
-        row, similarity) arrays, pairs in no particular order. ``find_many`` chooses from
-        these; so can a caller that adds candidates of its own (``Decider.observe_many``)."""
-        none = np.zeros(0, dtype=np.int64)
         if not self._leaders or not len(sets):
-            return none, np.empty(0, dtype=object), none, np.zeros(0)
+            return results
         if self._n_recent and len(self._leaders) > self._n_recent:
             self._flush()  # a large index: one insert per call beats comparing with the recent
         items, rows = self._table.probe_distinct(keys)
@@ -162,9 +150,9 @@ class LongIndex:
                 items = np.concatenate([items, hit_item])
                 rows = np.concatenate([rows, hit_recent + first])
         if not items.size:
-            return none, np.empty(0, dtype=object), none, np.zeros(0)
+            return results
         # Each pair once (the table's and the recent leaders' hits are disjoint), in no
-        # particular order: the choice sorts what it needs.
+        # particular order: the choice below sorts what it needs.
         p_item, p_row = items, rows
         reads_sets = self.verify_reads_jaccard or (self.verify is None and self.verify_many is None)
         if not self.keep_sets and (reads_sets or self.admit is not None):
@@ -174,6 +162,8 @@ class LongIndex:
             keep = self.admit(p_item, self._leader_array[p_row], np.diff(q_off)[p_item],
                               self._sets.sizes(p_row))
             p_item, p_row = p_item[keep], p_row[keep]
+            if not p_item.size:
+                return results
         if reads_sets:
             # Every candidate's exact Jaccard in one compiled pass over the sets.
             floor = self.jaccard_floor if self.verify or self.verify_many else self.threshold
@@ -181,9 +171,11 @@ class LongIndex:
         else:
             sims = np.full(p_item.size, np.nan)
         leaders = self._leader_array[p_row]
-        sims = verified(p_item, leaders, sims, self.verify, self.verify_many, self.threshold)
-        ok = np.flatnonzero(~np.isnan(sims))
-        return p_item[ok], leaders[ok], p_row[ok], sims[ok]
+        best, best_sims = best_verified(p_item, leaders, p_row, sims, self.verify,
+                                        self.verify_many, self.threshold)
+        for k, sim in zip(best.tolist(), best_sims.tolist(), strict=True):
+            results[int(p_item[k])] = Match(leaders[k], sim)
+        return results
 
     def _flush(self) -> None:
         if self._n_recent and self._recent is not None:
@@ -216,35 +208,25 @@ def best_verified(p_item: np.ndarray, leaders: np.ndarray, age: np.ndarray, sims
                   verify: Verify | None, verify_many: VerifyMany | None, threshold: float
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The choice of a long-index lookup, over its candidate pairs (item ``p_item[k]``,
-    leader ``leaders[k]``, Jaccard ``sims[k]``): ``verified``, then ``choose_best``. Returns
-    the winning pairs' positions and their similarities. Shared by ``LongIndex`` and a
-    persistent index's stored leaders (dedupe.store), which must choose alike."""
-    sims = verified(p_item, leaders, sims, verify, verify_many, threshold)
-    best = choose_best(p_item, age, sims)
-    return best, sims[best]
-
-
-def verified(p_item: np.ndarray, leaders: np.ndarray, sims: np.ndarray, verify: Verify | None,
-             verify_many: VerifyMany | None, threshold: float) -> np.ndarray:
-    """Each candidate pair's similarity, NaN when rejected: by ``verify_many`` (all at
-    once), else ``verify`` (pair by pair), else the threshold on the Jaccard."""
+    leader ``leaders[k]``, Jaccard ``sims[k]``): each pair is verified by ``verify_many``
+    (all at once), else ``verify`` (pair by pair), else the threshold; per item, the most
+    similar accepted pair wins, ties to the lowest ``age`` (the earliest leader). Returns the
+    winning pairs' positions and their similarities. Shared by ``LongIndex`` and a persistent
+    index's stored leaders (dedupe.store), which must choose alike."""
     if verify_many is not None:
-        return np.asarray(verify_many(p_item, leaders, sims), dtype=np.float64)
-    if verify is not None:
+        sims = np.asarray(verify_many(p_item, leaders, sims), dtype=np.float64)
+    elif verify is not None:
         checked = [verify(item, leader, sim) for item, leader, sim
                    in zip(p_item.tolist(), leaders, sims.tolist(), strict=True)]
-        return np.array([np.nan if c is None else c for c in checked], dtype=np.float64)
-    return np.where(sims < threshold, np.nan, sims)
-
-
-def choose_best(p_item: np.ndarray, age: np.ndarray, sims: np.ndarray) -> np.ndarray:
-    """Per item, the position of its most similar accepted pair (NaN: rejected), ties to the
-    lowest ``age`` (the earliest leader)."""
+        sims = np.array([np.nan if c is None else c for c in checked], dtype=np.float64)
+    else:
+        sims = np.where(sims < threshold, np.nan, sims)
     ok = np.flatnonzero(~np.isnan(sims))
     order = ok[np.lexsort((age[ok], -sims[ok], p_item[ok]))]
     first = np.ones(order.size, dtype=bool)
     first[1:] = p_item[order][1:] != p_item[order][:-1]
-    return order[first]
+    best = order[first]
+    return best, sims[best]
 
 
 def batch_collisions(keys: np.ndarray) -> np.ndarray:

@@ -52,8 +52,6 @@ if TYPE_CHECKING:
     from dedupe.store import IndexRun
 
 _CHUNK_DOCS = 64
-#: Documents placed together by the batch mode (one bulk lookup of their long units).
-_DECIDE_DOCS = 64
 _CHUNK_CHARS = 1 << 20
 #: Name prefix of a run's hand-off directory in the temp dir; the run's pid follows.
 _HANDOFF = "dedupe-chunks-"
@@ -100,17 +98,14 @@ def clean_documents(
 
 
 def decide_all(prepared: Iterable[Prepared], decider: Decider) -> Iterator[Result]:
-    """The batch mode's decisions: observe every document in input order (``_DECIDE_DOCS``
-    at a time: ``Decider.observe_many``), then finalize each with the complete boilerplate
-    counts. The records wait in a spill file meanwhile."""
+    """The batch mode's decisions: observe every document in input order, then finalize
+    each with the complete boilerplate counts. The records wait in a spill file meanwhile."""
     meter = progress.current()
-    prepared = iter(prepared)
     with _Spill() as spill:
-        while batch := list(islice(prepared, _DECIDE_DOCS)):
-            for p, placement in zip(batch, decider.observe_many(batch), strict=True):
-                spill.write(p, placement)
-                if meter is not None:
-                    meter.advance(1, _size(p.document.text))
+        for p in prepared:
+            spill.write(p, decider.observe(p))
+            if meter is not None:
+                meter.advance(1, _size(p.document.text))
         if meter is not None:
             meter.start_writing()
         for p, placement in spill.read():

@@ -10,7 +10,7 @@ into removals, using the boilerplate counts seen so far: after all documents in 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -19,8 +19,7 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Indel
 
 from dedupe.config import Config
-from dedupe.index import LongIndex, Match, ShortIndex, choose_best
-from dedupe.lsh import flatten, jaccard_pairs
+from dedupe.index import LongIndex, Match, ShortIndex
 from dedupe.model import Ref, Removal, Result
 from dedupe.prepare import Prepared
 from dedupe.segment import render, unit_text
@@ -152,7 +151,7 @@ class Decider:
         # Verification (dedupe.verify): the indexes propose, these callbacks decide.
         self._verifier = Verifier(config)
         self._current: Prepared | None = None  # the document being placed
-        self._item_keys: list[str] = []  # the match key of each item of an index lookup
+        self._items: list[int] = []  # its unit behind each item of the current index lookup
         self._matches: dict[int, Match | None] = {}  # its first copies' clusters, if any
         #: Its units matched only by _verify_document's direct comparison: unit -> (cluster,
         #: similarity). Placed in those clusters when the document stays, so that a unit that
@@ -193,14 +192,13 @@ class Decider:
             return int(leader)  # type: ignore[call-overload]
         return self.history.cluster_id(leader, self.clusters)
 
-    def observe(self, p: Prepared, found: dict[int, Match | None] | None = None) -> Placement:
-        """Place a document against everything kept before it (input order). ``found``: its
-        long units' matches, when ``observe_many`` has looked them up already."""
+    def observe(self, p: Prepared) -> Placement:
+        """Place a document against everything kept before it (input order)."""
         placement = Placement()
         if p.passed is not None or not p.spans:
             return placement
         cfg = self.config
-        matches = self._find_units(p, found)
+        matches = self._find_units(p)
         self._rescued = {}
         if cfg.drop_near_duplicate_documents and p.content.size:
             self._current, self._matches = p, matches
@@ -248,8 +246,7 @@ class Decider:
             self._doc_content[p.document.ordinal] = (content, sum(content.values()))
         return placement
 
-    def _find_units(self, p: Prepared, found: dict[int, Match | None] | None = None
-                    ) -> dict[int, Match | None]:
+    def _find_units(self, p: Prepared) -> dict[int, Match | None]:
         """The earlier cluster of each of the document's first copies (None: a new one).
 
         All looked up before the document adds anything: two first copies of one document
@@ -257,8 +254,7 @@ class Decider:
         are those of one-by-one lookups with adds in between.
         """
         self._current = p
-        if found is None:
-            found = self._find_long_units(p)
+        found = self._find_long_units(p)
         out: dict[int, Match | None] = {}
         for i, key in enumerate(p.keys):
             if p.local_first[i] != i or not p.matchable[i] or not key:
@@ -268,119 +264,8 @@ class Decider:
             elif i in found:
                 out[i] = found[i]
             else:
-                self._item_keys = [p.keys[i]]
+                self._items = [i]
                 out[i] = self.long_units.find(p.unit_bands[i], p.shingles(i))
-        return out
-
-    def observe_many(self, batch: Sequence[Prepared]) -> list[Placement]:
-        """``observe`` for documents in input order, their long units looked up together.
-
-        Equal to ``[self.observe(p) for p in batch]``, with one bulk lookup per batch instead
-        of one per document (whose fixed cost dominated the decide phase): every long unit of
-        the batch is looked up against the clusters made before it, and the pairs among the
-        batch's own units that could become one are verified alike. Then each document in
-        turn is placed, each long unit's match chosen as a lookup would have chosen it then:
-        the most similar verified leader, ties to the earliest, among the earlier clusters
-        and the clusters the batch's earlier documents made.
-        """
-        units = [self._long_units(p) for p in batch]
-        owner = np.repeat(np.arange(len(batch)), [len(u) for u in units])
-        if self.history is not None or len(batch) < 2 or owner.size < 2:
-            return [self.observe(p) for p in batch]
-        self._current = batch[0]
-        self._item_keys = [p.keys[i] for p, us in zip(batch, units, strict=True) for i in us]
-        keys = np.concatenate([p.unit_bands[us] for p, us in zip(batch, units, strict=True)
-                               if us])
-        sets = [p.shingles(i) for p, us in zip(batch, units, strict=True) for i in us]
-        item, leaders, rows, sims = self.long_units.verified_pairs(keys, sets)
-        earlier: dict[int, tuple[float, Hashable]] = {
-            int(item[k]): (float(sims[k]), leaders[k])
-            for k in choose_best(item, rows, sims).tolist()}
-        inside = self._batch_pairs(keys, sets, owner, earlier)
-        # Each document in turn; leader: the cluster made by an item of the batch, if any.
-        leader: dict[int, int] = {}
-        placements = []
-        start = 0
-        for p, us in zip(batch, units, strict=True):
-            found: dict[int, Match | None] = {}
-            for n, i in enumerate(us, start):
-                best = earlier.get(n)
-                match = None if best is None else Match(best[1], best[0])
-                for x, sim in inside.get(n, ()):  # the most similar, then the earliest
-                    if x in leader and (match is None or sim > match.similarity):
-                        match = Match(leader[x], sim)
-                found[i] = match
-            before = len(self.clusters)
-            placement = self.observe(p, found)
-            for n, i in enumerate(us, start):
-                placed = placement.clusters.get(i)
-                if placed is not None and placed[0] >= before:
-                    leader[n] = placed[0]
-            placements.append(placement)
-            start += len(us)
-        return placements
-
-    def _long_units(self, p: Prepared) -> list[int]:
-        """The document's units that a long-unit lookup places (``_find_units``)."""
-        if p.passed is not None or not p.spans:
-            return []
-        return [i for i, key in enumerate(p.keys)
-                if p.local_first[i] == i and p.matchable[i] and key and not p.short[i]]
-
-    def _batch_pairs(self, keys: np.ndarray, sets: list[np.ndarray], owner: np.ndarray,
-                     earlier: dict[int, tuple[float, Hashable]]
-                     ) -> dict[int, list[tuple[int, float]]]:
-        """For each item of a batch, the earlier documents' items that it matches as it would
-        match their clusters (x, similarity), x ascending: candidates by a shared band key,
-        then the size bounds, the Jaccard and the verification of a lookup. Only an item with
-        no earlier match can make a cluster, so only those are paired as leaders."""
-        n, bands = keys.shape
-        flat = keys.reshape(-1)
-        band = np.tile(np.arange(bands), n)
-        of = np.repeat(np.arange(n), bands)
-        order = np.lexsort((of, flat, band))
-        f, b, it = flat[order], band[order], of[order]
-        same = np.flatnonzero((f[1:] == f[:-1]) & (b[1:] == b[:-1]))
-        if not same.size:
-            return {}
-        # Runs of equal (band, key): every pair (earlier position, later position) of a run.
-        starts = np.ones(f.size, dtype=bool)
-        starts[same + 1] = False
-        run = np.cumsum(starts) - 1
-        run_end = np.flatnonzero(np.append(starts[1:], True)) + 1  # exclusive, per run
-        later = run_end[run] - np.arange(f.size) - 1  # positions after each, in its run
-        free = np.ones(n, dtype=bool)
-        free[list(earlier)] = False
-        later[~free[it]] = 0  # (a boilerplate line's copies in every document: no pairs)
-        src = np.repeat(np.arange(f.size), later)
-        dst = src + 1 + (np.arange(src.size) - np.repeat(np.cumsum(later) - later, later))
-        x, y = it[src], it[dst]
-        keep = owner[x] < owner[y]
-        pair = np.unique(x[keep] * n + y[keep])
-        x, y = pair // n, pair % n
-        if not x.size:
-            return {}
-        q_data, q_off = flatten([np.asarray(s, dtype=np.uint32) for s in sets])
-        sizes = np.diff(q_off)
-        lengths = np.fromiter(map(len, self._item_keys), dtype=np.int64, count=n)
-        ok = self._admissible(sizes[y], sizes[x], lengths[y], lengths[x])
-        x, y = x[ok], y[ok]
-        jac = jaccard_pairs(q_data, q_off, y, q_data, q_off, x, self.long_units.jaccard_floor)
-        item_keys = np.empty(n, dtype=object)
-        item_keys[:] = self._item_keys
-        hists: list[np.ndarray] = []
-
-        def reach(rest: np.ndarray) -> np.ndarray:
-            if not hists:
-                hists.append(char_histograms(self._item_keys))
-            return edit_similarity_bounds(hists[0][y[rest]], lengths[y[rest]],
-                                          hists[0][x[rest]], lengths[x[rest]])
-
-        sims = self._verify_keys(item_keys[y], item_keys[x], jac, reach)
-        out: dict[int, list[tuple[int, float]]] = {}
-        for a, b_, sim in zip(x.tolist(), y.tolist(), sims.tolist(), strict=True):
-            if sim == sim:  # (not NaN: accepted)
-                out.setdefault(b_, []).append((a, sim))
         return out
 
     def _sharing_documents(self, p: Prepared, matches: dict[int, Match | None]) -> list[int]:
@@ -407,7 +292,7 @@ class Decider:
         key = self.clusters[leader].key if isinstance(leader, int) else getattr(leader, "key", "")
         if not key or self._current is None:
             return jaccard if jaccard >= self.config.unit_threshold else None
-        return self._verifier.long_units(self._item_keys[item], key, jaccard)
+        return self._verifier.long_units(self._current.keys[self._items[item]], key, jaccard)
 
     def _verify_units(self, items: np.ndarray, leaders: Sequence[Hashable] | np.ndarray,
                       jaccards: np.ndarray) -> np.ndarray:
@@ -420,7 +305,8 @@ class Decider:
         """
         n = len(leaders)
         out = np.full(n, np.nan)
-        if self._current is None or not n:
+        p, verifier = self._current, self._verifier
+        if p is None or not n:
             return self._verify_pairwise(items, leaders, jaccards, np.arange(n), out)
         b = self._leader_keys(leaders)
         keyed = b != ""
@@ -428,38 +314,22 @@ class Decider:
         keyed_at = np.flatnonzero(keyed)
         if not keyed_at.size:
             return out
-        item_keys = np.empty(len(self._item_keys), dtype=object)
-        item_keys[:] = self._item_keys
+        item_keys = np.empty(len(self._items), dtype=object)
+        item_keys[:] = [p.keys[i] for i in self._items]
         item_at = np.asarray(items)[keyed_at]
-        item_hists: list[np.ndarray] = []  # made only if needed
-
-        def reach(rest: np.ndarray) -> np.ndarray:
-            if not item_hists:
-                item_hists.extend((char_histograms(self._item_keys), np.fromiter(
-                    map(len, self._item_keys), dtype=np.int64, count=len(self._item_keys))))
+        a, b, jac = item_keys[item_at], b[keyed_at], jaccards[keyed_at]
+        by_shingles = jac >= verifier.jaccard_threshold
+        edit = np.zeros(keyed_at.size)
+        rest = np.flatnonzero(~by_shingles)  # these pass only by the edit threshold ...
+        if rest.size:  # ... which most cannot reach by their characters alone
+            item_hists = char_histograms(list(item_keys))
+            item_lengths = np.fromiter(map(len, item_keys), dtype=np.int64, count=item_keys.size)
             at = item_at[rest]
             leader_hists, leader_lengths = self._leader_histograms(
-                self._local_leaders(leaders)[0][keyed_at[rest]], b[keyed_at[rest]])
-            return edit_similarity_bounds(item_hists[0][at], item_hists[1][at], leader_hists,
-                                          leader_lengths)
-
-        out[keyed_at] = self._verify_keys(item_keys[item_at], b[keyed_at], jaccards[keyed_at],
-                                          reach)
-        return out
-
-    def _verify_keys(self, a: np.ndarray, b: np.ndarray, jac: np.ndarray,
-                     reach: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """``Verifier.long_units`` for the pairs of match keys (a[k], b[k]) with Jaccard
-        jac[k] (NaN: rejected). ``reach(positions)``: an upper bound of those pairs' edit
-        similarity (``edit_similarity_bounds``), asked only about pairs that the edit
-        threshold alone could let through: most cannot reach it by their characters."""
-        verifier = self._verifier
-        out = np.full(a.size, np.nan)
-        by_shingles = jac >= verifier.jaccard_threshold
-        edit = np.zeros(a.size)
-        rest = np.flatnonzero(~by_shingles)
-        if rest.size:
-            rest = rest[reach(rest) >= verifier.edit_threshold - 1e-9]
+                self._local_leaders(leaders)[0][keyed_at[rest]], b[rest])
+            reach = edit_similarity_bounds(item_hists[at], item_lengths[at], leader_hists,
+                                           leader_lengths)
+            rest = rest[reach >= verifier.edit_threshold - 1e-9]
         for pick, cutoff in ((np.flatnonzero(by_shingles), 0.0), (rest, verifier.edit_threshold)):
             if pick.size:
                 edit[pick] = rf_process.cpdist(a[pick], b[pick],
@@ -467,7 +337,7 @@ class Decider:
                                                score_cutoff=cutoff, dtype=np.float64)
         for j in np.flatnonzero(by_shingles | (edit >= verifier.edit_threshold)).tolist():
             if not verifier.vetoes(a[j], b[j]):
-                out[j] = max(float(jac[j]), float(edit[j]))
+                out[keyed_at[j]] = max(float(jac[j]), float(edit[j]))
         return out
 
     def _admit_units(self, items: np.ndarray, leaders: np.ndarray, item_sizes: np.ndarray,
@@ -480,27 +350,21 @@ class Decider:
         candidate threshold are such (a short line against a long one), and are dropped here
         before their sets are read.
         """
-        if self._current is None:  # no keys: the Jaccard decides (as in _verify_unit)
-            return self._admissible(item_sizes, leader_sizes, None, None)
+        slack = 1e-9  # bounds compared with a margin: never reject a pair on rounding
+        verifier = self._verifier
+        ok = (np.minimum(item_sizes, leader_sizes)
+              >= (verifier.jaccard_threshold - slack) * np.maximum(item_sizes, leader_sizes))
+        p = self._current
+        if p is None:
+            return ok  # no keys: the Jaccard decides (as in _verify_unit)
         leader_array, local = self._local_leaders(leaders)
         self._cluster_keys()  # (brings _key_lengths up to date)
         key_len = np.zeros(len(leader_array), dtype=np.int64)
         key_len[local] = self._key_lengths[leader_array[local].astype(np.int64)]
         if not local.all():
             key_len[~local] = [len(getattr(x, "key", "") or "") for x in leader_array[~local]]
-        item_len = np.fromiter(map(len, self._item_keys), dtype=np.int64,
-                               count=len(self._item_keys))[np.asarray(items)]
-        return self._admissible(item_sizes, leader_sizes, item_len, key_len)
-
-    def _admissible(self, item_sizes: np.ndarray, leader_sizes: np.ndarray,
-                    item_len: np.ndarray | None, key_len: np.ndarray | None) -> np.ndarray:
-        """``_admit_units``' bounds on set sizes and key lengths (None: no keys)."""
-        slack = 1e-9  # bounds compared with a margin: never reject a pair on rounding
-        verifier = self._verifier
-        ok = (np.minimum(item_sizes, leader_sizes)
-              >= (verifier.jaccard_threshold - slack) * np.maximum(item_sizes, leader_sizes))
-        if item_len is None or key_len is None:
-            return ok
+        item_len = np.fromiter((len(p.keys[i]) for i in self._items), dtype=np.int64,
+                               count=len(self._items))[np.asarray(items)]
         by_edit = (2 * np.minimum(item_len, key_len)
                    >= (verifier.edit_threshold - slack) * (item_len + key_len)) & (key_len > 0)
         return ok | by_edit
@@ -648,7 +512,7 @@ class Decider:
                  if p.local_first[i] == i and p.matchable[i] and key and not p.short[i]]
         if not units:
             return {}
-        self._item_keys = [p.keys[i] for i in units]
+        self._items = units
         matches = self.long_units.find_many(p.unit_bands[units], [p.shingles(i) for i in units])
         return dict(zip(units, matches, strict=True))
 
