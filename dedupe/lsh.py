@@ -187,6 +187,9 @@ class BandTable:
         self._stamp = 0
 
     def _alloc(self, capacity: int) -> None:
+        if capacity >= 1 << 31:  # rows are int32, and _home scales 32-bit keys to the capacity
+            raise MemoryError(f"band table of {capacity:,} slots: beyond this engine's limit "
+                              f"(2^31); use --engine spark for a corpus this large")
         self._slot_row = np.full(capacity, -1, dtype=np.int32)
         self._slot_tag = np.zeros(capacity, dtype=np.uint8)
 
