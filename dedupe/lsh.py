@@ -160,6 +160,10 @@ def _probe_numpy(slot_row: NDArray[np.int32], row_keys: U64Array, keys: U64Array
     return np.array(items, dtype=np.int64), np.array(found, dtype=np.int64)
 
 
+_NO_ROWS = np.zeros(0, dtype=np.int32)
+_NO_TAGS = np.zeros(0, dtype=np.uint8)
+
+
 class BandTable:
     """(band, key) -> rows of the leaders that have that key in that band.
 
@@ -208,6 +212,7 @@ class BandTable:
         need = self._used + extra
         if need <= self._MAX_LOAD * self._slot_row.size:
             return
+        self._slot_row, self._slot_tag = _NO_ROWS, _NO_TAGS  # the old slots go first
         self._alloc(max(self._MIN_CAPACITY, int(need / self._GROWN_LOAD)))
         if self._rows:
             self._insert(self._row_keys[: self._rows].reshape(-1),
