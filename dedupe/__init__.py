@@ -30,5 +30,9 @@ def __getattr__(name: str) -> Any:
         return clean
     raise AttributeError(f"module 'dedupe' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "clean"})
+
 __all__ = ["PRESETS", "Config", "ConfigError", "Document", "InputError", "Ref", "Removal",
            "Result", "clean", "preset"]
