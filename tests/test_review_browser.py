@@ -83,6 +83,10 @@ def visible(page: Any, selector: str) -> list[bool]:
 
 
 def assert_target(page: Any, anchor: str) -> None:
+    # A link sets location.hash; the page follows it on "hashchange", which is asynchronous.
+    page.wait_for_function(
+        "(id) => { const e = document.getElementById(id);"
+        " return e !== null && e.classList.contains('hit'); }", arg=anchor[1:])
     assert page.evaluate("location.hash") == anchor
     target = page.locator(anchor)
     assert target.is_visible() and "hit" in (target.get_attribute("class") or "").split()
@@ -160,7 +164,9 @@ def test_link_to_another_page_and_no_network(browser: Any, tmp_path: Path) -> No
     assert not page.locator("#d-0").is_visible() and page.locator("#d-59").is_visible()
     link = page.locator("#d-59 .rm[data-reason=boilerplate] a.partner")
     assert link.get_attribute("href") == "#d-0-u-2"
-    link.click()
+    link.click()  # the page follows the hash change, which the browser reports asynchronously
+    page.wait_for_function(
+        "() => document.querySelector('nav.pager').innerText.includes('page 1 of 3')")
     assert "page 1 of 3" in pager.inner_text()
     assert page.locator("#d-0-u-2").is_visible() and page.evaluate("location.hash") == "#d-0-u-2"
     assert [u for u in requests if not u.startswith("file:")] == []
