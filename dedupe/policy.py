@@ -308,7 +308,8 @@ class Decider:
         p, verifier = self._current, self._verifier
         if p is None or not n:
             return self._verify_pairwise(items, leaders, jaccards, np.arange(n), out)
-        b = self._leader_keys(leaders)
+        leader_array, local = self._local_leaders(leaders)
+        b = self._leader_keys(leader_array, local)
         keyed = b != ""
         self._verify_pairwise(items, leaders, jaccards, np.flatnonzero(~keyed), out)
         keyed_at = np.flatnonzero(keyed)
@@ -324,9 +325,9 @@ class Decider:
         if rest.size:  # ... which most cannot reach by their characters alone
             item_hists = char_histograms(list(item_keys))
             item_lengths = np.fromiter(map(len, item_keys), dtype=np.int64, count=item_keys.size)
-            at = item_at[rest]
+            at, leader_at = item_at[rest], keyed_at[rest]
             leader_hists, leader_lengths = self._leader_histograms(
-                self._local_leaders(leaders)[0][keyed_at[rest]], b[rest])
+                leader_array[leader_at], local[leader_at], b[rest])
             reach = edit_similarity_bounds(item_hists[at], item_lengths[at], leader_hists,
                                            leader_lengths)
             rest = rest[reach >= verifier.edit_threshold - 1e-9]
@@ -369,21 +370,21 @@ class Decider:
                    >= (verifier.edit_threshold - slack) * (item_len + key_len)) & (key_len > 0)
         return ok | by_edit
 
-    def _leader_keys(self, leaders: Sequence[Hashable] | np.ndarray) -> np.ndarray:
+    def _leader_keys(self, leader_array: np.ndarray, local: np.ndarray) -> np.ndarray:
         """The match key of each unit leader ("" when unknown), as an object array: this
-        run's clusters by array indexing, a stored cluster (dedupe.store) by its ``key``."""
-        leader_array, local = self._local_leaders(leaders)
+        run's clusters by array indexing, a stored cluster (dedupe.store) by its ``key``.
+        (``leader_array``, ``local``: as ``_local_leaders`` makes them.)"""
         keys = np.full(len(leader_array), "", dtype=object)
         keys[local] = self._cluster_keys()[leader_array[local].astype(np.int64)]
         if not local.all():
             keys[~local] = [getattr(x, "key", "") or "" for x in leader_array[~local]]
         return keys
 
-    def _leader_histograms(self, leaders: Sequence[Hashable] | np.ndarray, keys: np.ndarray
+    def _leader_histograms(self, leader_array: np.ndarray, local: np.ndarray, keys: np.ndarray
                            ) -> tuple[np.ndarray, np.ndarray]:
         """``char_histograms`` of the unit leaders' match keys (``keys``), and the keys'
-        lengths: this run's clusters' from a cache by cluster id, a stored cluster's made here."""
-        leader_array, local = self._local_leaders(leaders)
+        lengths: this run's clusters' from a cache by cluster id, a stored cluster's made here.
+        (``leader_array``, ``local``: as ``_local_leaders`` makes them.)"""
         hists = np.empty((len(leader_array), HISTOGRAM_BINS), dtype=np.uint8)
         lengths = np.empty(len(leader_array), dtype=np.int64)
         ids = leader_array[local].astype(np.int64)
