@@ -88,28 +88,26 @@ def _descendants(root: int, table: dict[int, tuple[int, float, int]]) -> list[in
     return tree
 
 
-def _pss(pid: int) -> int | None:
+def _proc_field(path: str, field: str) -> int | None:
+    """A ``field: N kB`` line of a /proc file, in bytes (None: not readable, not there)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
+        with open(path) as handle:
             for line in handle:
-                if line.startswith("Pss:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         return None
     return None
 
 
+def _pss(pid: int) -> int | None:
+    return _proc_field(f"/proc/{pid}/smaps_rollup", "Pss")
+
+
 def _anon(pid: int) -> int:
     """A process's anonymous resident memory (its own: heap, arrays), without the file pages
     it maps (shared libraries, the page cache of a memory-mapped spill file)."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return 0
-    return 0
+    return _proc_field(f"/proc/{pid}/status", "RssAnon") or 0
 
 
 def measure(cmd: Sequence[str], timeout: float) -> dict[str, Any]:
